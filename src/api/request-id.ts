@@ -1,0 +1,13 @@
+/** Every response carries `x-request-id`: the client's, when it sent a sane one, else a new UUID. */
+import { randomUUID } from 'node:crypto';
+import type { Context, Next } from 'koa';
+
+const SANE = /^[A-Za-z0-9._:\-]{1,128}$/;
+
+export async function requestIdMiddleware(ctx: Context, next: Next): Promise<void> {
+  const given = ctx.get('x-request-id');
+  const id = SANE.test(given) ? given : randomUUID();
+  ctx.state.requestId = id;
+  ctx.set('x-request-id', id);
+  await next();
+}

@@ -1,0 +1,28 @@
+/** Sends one worker response: JSON, raw bytes or text, with the handler's status, type and headers. */
+import type { Context } from 'koa';
+import { ServeError } from '../errors.ts';
+import type { WireResponse } from '../pool/messages.ts';
+import { sendError } from './errors.ts';
+
+const RESERVED = new Set(['content-length', 'transfer-encoding', 'connection', 'x-request-id']);
+
+export function sendWireResponse(ctx: Context, r: WireResponse): void {
+  if (!r.ok) {
+    sendError(ctx, ServeError.fromWire(r.error));
+    return;
+  }
+  for (const [k, v] of Object.entries(r.headers ?? {})) if (!RESERVED.has(k)) ctx.set(k, v);
+  ctx.set('Cache-Control', 'no-cache, no-store, must-revalidate');
+  if (r.encoding === 'bytes') {
+    const u8 = r.body as Uint8Array;
+    ctx.body = Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+    ctx.type = r.contentType ?? 'application/octet-stream';
+  } else if (r.encoding === 'text') {
+    ctx.body = r.body as string;
+    ctx.type = r.contentType ?? 'text/plain; charset=utf-8';
+  } else {
+    ctx.body = JSON.stringify(r.body);
+    ctx.type = r.contentType ?? 'application/json';
+  }
+  ctx.status = r.status ?? 200;
+}

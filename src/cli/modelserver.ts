@@ -1,0 +1,167 @@
+/**
+ * `modelserver`: --start (in the background, returning once the server answers), --foreground, --stop.
+ * TorchServe's options: --ts-config, --model-store, --models (name=file.mar, file.mar, all), --ncs.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { loadConfig } from '../config/config.ts';
+import { isServeError } from '../errors.ts';
+import { createLogger } from '../log.ts';
+import { startServer } from '../server.ts';
+import { defaultPidFile, isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.ts';
+
+interface Options {
+  start?: boolean;
+  stop?: boolean;
+  foreground?: boolean;
+  tsConfig?: string;
+  modelStore?: string;
+  models?: string[];
+  ncs?: boolean;
+  pidFile: string;
+  logFile?: string;
+  startTimeout: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function program(): Command {
+  return new Command('modelserver')
+    .description('Serve ONNX model archives (.mar) over TorchServe-compatible APIs')
+    .option('--start', 'start the server in the background and return once it answers (the default action)')
+    .option('--stop', 'stop the running server, letting in-flight requests finish')
+    .option('--foreground', 'run in this process and log to the terminal')
+    .option('--ts-config <file>', 'config.properties to read (default: ./config.properties when present)')
+    .option('--model-store <dir>', 'folder holding the model archives')
+    .option('--models <models...>', 'models to load: name=file.mar, file.mar, or all')
+    .option('--ncs, --no-config-snapshots', 'do not write or read config snapshots')
+    .option('--pid-file <file>', 'pid file used by --stop', defaultPidFile())
+    .option('--log-file <file>', 'with --start: where the background server logs (default: logs/modelserver.log)')
+    .option('--start-timeout <s>', 'with --start: seconds to wait for the server to answer', '60')
+    .helpOption('-h, --help');
+}
+
+function configFrom(opts: Options) {
+  const cli: Record<string, string> = {};
+  if (opts.modelStore !== undefined) cli.model_store = opts.modelStore;
+  if (opts.models !== undefined) cli.load_models = opts.models.join(',');
+  const configFile = opts.tsConfig ?? process.env.TS_CONFIG_FILE ?? (fs.existsSync('config.properties') ? 'config.properties' : undefined);
+  return loadConfig({ configFile, cli, env: process.env, warn: (m) => process.stderr.write(`warning: ${m}\n`) });
+}
+
+async function foreground(opts: Options): Promise<number> {
+  const config = configFrom(opts);
+  const running = readPidFile(opts.pidFile);
+  if (running && running.pid !== process.pid && isAlive(running.pid)) {
+    throw new Error(`a modelserver is already running (pid ${running.pid}, pid file ${opts.pidFile}); stop it with --stop`);
+  }
+  writePidFile(opts.pidFile, { pid: process.pid });
+  const log = createLogger();
+  let server;
+  try {
+    server = await startServer(config, { log });
+  } catch (err) {
+    removePidFile(opts.pidFile);
+    throw err;
+  }
+  writePidFile(opts.pidFile, {
+    pid: process.pid,
+    inference: server.inferenceUrl,
+    management: server.managementUrl,
+    metrics: server.metricsUrl,
+  });
+  await new Promise<void>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals) => {
+      log.info({ signal: sig }, 'stopping: letting in-flight requests finish');
+      resolve();
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  await server.stop();
+  removePidFile(opts.pidFile);
+  return 0;
+}
+
+/** Starts a detached foreground server and waits until it answers /ping, or reports why it could not. */
+async function background(opts: Options, argv: string[]): Promise<number> {
+  configFrom(opts); // refuse a bad config here, with its message, before anything starts
+  const running = readPidFile(opts.pidFile);
+  if (running && isAlive(running.pid)) {
+    process.stderr.write(`error: a modelserver is already running (pid ${running.pid}); stop it with --stop\n`);
+    return 1;
+  }
+  const logFile = path.resolve(opts.logFile ?? path.join('logs', 'modelserver.log'));
+  fs.mkdirSync(path.dirname(logFile), { recursive: true });
+  const out = fs.openSync(logFile, 'a');
+  const script = fileURLToPath(import.meta.url);
+  const args = [...process.execArgv, script, ...argv.filter((a) => a !== '--start'), '--foreground', '--pid-file', opts.pidFile];
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out], env: process.env });
+  fs.closeSync(out);
+  let exited: number | null = null;
+  child.on('exit', (code) => (exited = code ?? 1));
+  const deadline = Date.now() + Number(opts.startTimeout) * 1000;
+  while (Date.now() < deadline) {
+    const found = readPidFile(opts.pidFile);
+    const info = found && found.pid === child.pid && found.inference ? found : undefined;
+    if (info) {
+      const res = await fetch(`${info.inference}/ping`).catch(() => undefined);
+      if (res) {
+        const body = await res.text();
+        child.unref();
+        process.stdout.write(`modelserver started (pid ${child.pid}): inference ${info.inference}, management ${info.management}, metrics ${info.metrics}; /ping: ${body.trim()}\n`);
+        return 0;
+      }
+    }
+    if (exited !== null) {
+      const tail = fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n');
+      process.stderr.write(`error: the server exited with code ${exited} before answering:\n${tail}\n`);
+      return 1;
+    }
+    await sleep(50);
+  }
+  child.kill('SIGTERM');
+  process.stderr.write(`error: the server did not answer within ${opts.startTimeout} s; see ${logFile}\n`);
+  return 1;
+}
+
+async function stop(opts: Options): Promise<number> {
+  const info = readPidFile(opts.pidFile);
+  if (!info || !isAlive(info.pid)) {
+    fs.rmSync(opts.pidFile, { force: true });
+    process.stdout.write('modelserver is not running\n');
+    return 0;
+  }
+  process.kill(info.pid, 'SIGTERM');
+  while (isAlive(info.pid)) await sleep(50);
+  fs.rmSync(opts.pidFile, { force: true });
+  process.stdout.write(`modelserver stopped (pid ${info.pid})\n`);
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const cmd = program();
+  cmd.exitOverride();
+  try {
+    cmd.parse(argv, { from: 'user' });
+  } catch (err) {
+    const code = (err as { exitCode?: number }).exitCode;
+    return code ?? 1;
+  }
+  const opts = cmd.opts<Options>();
+  try {
+    if (opts.stop) return await stop(opts);
+    if (opts.foreground) return await foreground(opts);
+    return await background(opts, argv);
+  } catch (err) {
+    process.stderr.write(`error: ${isServeError(err) || err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

@@ -1,0 +1,83 @@
+/**
+ * Typed messages across the thread boundary between a model version's pool and its workers.
+ * Plain data only (structured-cloneable); byte payloads travel as transferred ArrayBuffers.
+ */
+import type { WireError } from '../errors.ts';
+import type { Manifest } from '../handler/contract.ts';
+
+/** Given to every worker of one pool as `workerData`. */
+export interface WorkerInit {
+  modelName: string;
+  modelVersion: string;
+  modelDir: string;
+  manifest: Manifest;
+  modelConfig: Record<string, unknown>;
+  /** The manifest's handler: a built-in name, or `file.js[:Export]` inside modelDir. */
+  handler: string;
+  /** Absolute path of the folder holding the built-in handlers. */
+  builtinDir: string;
+  /** File extension of the built-in handlers beside this code (`.ts` under tsx, `.js` when built). */
+  builtinExt: string;
+  batchSize: number;
+  device: string;
+  intraOpThreads: number;
+  /** BroadcastChannel on which workers report `WorkerEvent`s. */
+  channel: string;
+  /** Int32 counter shared by the pool's workers to draw 0-based worker ids. */
+  idCounter: SharedArrayBuffer;
+}
+
+/** A value of a request field as it crosses the boundary. */
+export type WireValue = Uint8Array | string | null | boolean | number | object;
+
+export interface WireRequest {
+  requestId: string;
+  data: WireValue;
+  body: WireValue;
+  fields: Record<string, WireValue>;
+  headers: Record<string, string>;
+  query: Record<string, string>;
+  contentType: string;
+}
+
+export interface BatchTask {
+  requests: WireRequest[];
+}
+
+export type WireResponse =
+  | {
+      ok: true;
+      /** How `body` is to be sent: JSON, raw bytes, or text. */
+      encoding: 'json' | 'bytes' | 'text';
+      body: unknown;
+      status?: number;
+      contentType?: string;
+      headers?: Record<string, string>;
+    }
+  | { ok: false; error: WireError };
+
+export interface BatchTimings {
+  preprocessMs: number;
+  inferenceMs: number;
+  postprocessMs: number;
+  handlerMs: number;
+}
+
+export interface BatchResult {
+  workerId: number;
+  responses: WireResponse[];
+  timings: BatchTimings;
+}
+
+/** Reported by workers on the pool's BroadcastChannel. */
+export type WorkerEvent =
+  | { type: 'ready'; workerId: number; threadId: number; startTime: string; loadMs: number }
+  | { type: 'failed'; workerId: number; threadId: number; error: WireError }
+  | { type: 'metric'; workerId: number; metric: CustomMetric };
+
+export interface CustomMetric {
+  kind: 'counter' | 'gauge' | 'histogram';
+  name: string;
+  value: number;
+  labels: Record<string, string>;
+}

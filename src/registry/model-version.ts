@@ -1,0 +1,157 @@
+/** One registered model version: its extracted archive, settings, state, worker pool and batcher. */
+import { Batcher, type JobOutcome } from '../batching/batcher.ts';
+import { ServeError } from '../errors.ts';
+import type { Manifest } from '../handler/contract.ts';
+import type { CustomMetric, WireRequest } from '../pool/messages.ts';
+import { ModelPool, type WorkerStatus } from '../pool/model-pool.ts';
+
+export type ModelState = 'LOADING' | 'READY' | 'FAILED' | 'UNLOADING';
+
+export interface ModelSettings {
+  minWorkers: number;
+  maxWorkers: number;
+  batchSize: number;
+  /** ms; an upper bound on waiting for a fuller batch (the batcher never waits while a worker is free). */
+  maxBatchDelay: number;
+  /** s */
+  responseTimeout: number;
+  jobQueueSize: number;
+  intraOpThreads: number;
+  device: string;
+}
+
+export interface ModelVersionInit {
+  name: string;
+  version: string;
+  /** Where the archive came from, as given (TorchServe's modelUrl). */
+  url: string;
+  dir: string;
+  manifest: Manifest;
+  /** The handler to run: the manifest's, or the one given at registration. */
+  handler: string;
+  modelConfig: Record<string, unknown>;
+  settings: ModelSettings;
+  loadedAtStartup: boolean;
+  onMetric?: (m: CustomMetric) => void;
+}
+
+export class ModelVersion {
+  readonly name: string;
+  readonly version: string;
+  readonly url: string;
+  readonly dir: string;
+  readonly manifest: Manifest;
+  readonly handler: string;
+  readonly modelConfig: Record<string, unknown>;
+  readonly loadedAtStartup: boolean;
+  settings: ModelSettings;
+  state: ModelState = 'LOADING';
+  failure?: string;
+  private pool?: ModelPool;
+  readonly batcher: Batcher;
+
+  constructor(private readonly init: ModelVersionInit) {
+    this.name = init.name;
+    this.version = init.version;
+    this.url = init.url;
+    this.dir = init.dir;
+    this.manifest = init.manifest;
+    this.handler = init.handler;
+    this.modelConfig = init.modelConfig;
+    this.loadedAtStartup = init.loadedAtStartup;
+    this.settings = init.settings;
+    this.batcher = new Batcher({
+      batchSize: init.settings.batchSize,
+      queueSize: init.settings.jobQueueSize,
+      slots: () => (this.state === 'READY' || this.state === 'UNLOADING' ? (this.pool?.readyCount ?? 0) : 0),
+      dispatch: (task, transfer) => this.pool!.run(task, transfer),
+      label: `model "${init.name}" version ${init.version}`,
+    });
+  }
+
+  /** Starts the workers; resolves when they are all ready, rejects (state FAILED) with the reason. */
+  async start(): Promise<void> {
+    const workers = Math.max(this.settings.minWorkers, 0);
+    if (workers === 0) {
+      this.state = 'READY';
+      return;
+    }
+    this.pool = new ModelPool({
+      workers,
+      onMetric: this.init.onMetric,
+      model: {
+        modelName: this.name,
+        modelVersion: this.version,
+        modelDir: this.dir,
+        manifest: this.manifest,
+        modelConfig: this.modelConfig,
+        handler: this.handler,
+        batchSize: this.settings.batchSize,
+        device: this.settings.device,
+        intraOpThreads: this.settings.intraOpThreads,
+      },
+    });
+    try {
+      await this.pool.ready();
+      if (this.state === 'LOADING') this.state = 'READY';
+      this.batcher.pump();
+    } catch (err) {
+      this.state = 'FAILED';
+      this.failure = err instanceof Error ? err.message : String(err);
+      await this.pool.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  get readyWorkers(): number {
+    return this.pool?.readyCount ?? 0;
+  }
+
+  get healthy(): boolean {
+    return this.state === 'READY' && this.readyWorkers >= this.settings.minWorkers;
+  }
+
+  workers(): WorkerStatus[] {
+    return this.pool?.workerStatus() ?? [];
+  }
+
+  /** Queues one request for inference. */
+  infer(request: WireRequest, transfer: ArrayBuffer[], key?: string): Promise<JobOutcome> {
+    if (this.state === 'LOADING') {
+      return Promise.reject(new ServeError('ServiceUnavailable', `model "${this.name}" version ${this.version} is still loading`));
+    }
+    if (this.state === 'FAILED') {
+      return Promise.reject(
+        new ServeError('ServiceUnavailable', `model "${this.name}" version ${this.version} failed to load: ${this.failure}`),
+      );
+    }
+    if (this.state === 'UNLOADING') {
+      return Promise.reject(new ServeError('ServiceUnavailable', `model "${this.name}" version ${this.version} is being unloaded`));
+    }
+    if (this.readyWorkers === 0) {
+      return Promise.reject(
+        new ServeError(
+          'ServiceUnavailable',
+          `model "${this.name}" has no worker to serve inference requests; use the scale workers API to add workers`,
+        ),
+      );
+    }
+    return this.batcher.submit(request, transfer, key);
+  }
+
+  /** Stops taking requests, lets in-flight ones finish (bounded by timeoutMs), then frees the workers. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.state = 'UNLOADING';
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.batcher.idle(),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, timeoutMs);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
+    this.batcher.failQueued(new ServeError('ServiceUnavailable', `model "${this.name}" version ${this.version} was unloaded`));
+    await this.pool?.close();
+  }
+}

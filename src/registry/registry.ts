@@ -1,0 +1,188 @@
+/** Models by name and version, with a default version each. Speaks neither HTTP nor ONNX. */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { unpackArchive } from '../archive/unpack.ts';
+import { ServeError } from '../errors.ts';
+import type { CustomMetric } from '../pool/messages.ts';
+import { readModelConfig, settingsFromModelConfig } from './model-config.ts';
+import { ModelVersion, type ModelSettings } from './model-version.ts';
+import type { WorkDir } from './workdir.ts';
+
+export interface RegistryOptions {
+  modelStore?: string;
+  workDir: WorkDir;
+  /** Settings every model starts from (config.properties). */
+  defaults: Omit<ModelSettings, 'intraOpThreads' | 'device'> & { intraOpThreads?: number; device?: string };
+  /** Intra-op threads per session for a model with this many workers (when not set per model). */
+  threadsFor: (workers: number) => number;
+  unregisterTimeoutMs: number;
+  onMetric?: (name: string, version: string, m: CustomMetric) => void;
+}
+
+export interface RegisterRequest {
+  /** An archive (or no-archive folder) name inside the model store. */
+  url: string;
+  modelName?: string;
+  handler?: string;
+  /** API parameters: they override the archive's YAML. */
+  overrides?: Partial<ModelSettings>;
+  /** TorchServe's initial_workers: min = max = this. */
+  initialWorkers?: number;
+  loadedAtStartup?: boolean;
+  /** Wait for the workers (default true); false returns while the model is LOADING. */
+  synchronous?: boolean;
+}
+
+interface Entry {
+  versions: Map<string, ModelVersion>;
+  defaultVersion: string;
+}
+
+export class Registry {
+  private readonly models = new Map<string, Entry>();
+
+  constructor(private readonly opts: RegistryOptions) {}
+
+  get modelStore(): string | undefined {
+    return this.opts.modelStore;
+  }
+
+  /** Resolves a model-store name, refusing anything outside the store. */
+  resolveInStore(url: string): string {
+    const store = this.opts.modelStore;
+    if (!store) throw new ServeError('BadRequest', `cannot load "${url}": no model store is configured (--model-store)`);
+    const full = path.resolve(store, url);
+    const rel = path.relative(store, full);
+    if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+      throw new ServeError('BadRequest', `"${url}" is not a file in the model store`);
+    }
+    return full;
+  }
+
+  async register(req: RegisterRequest): Promise<ModelVersion> {
+    const source = this.resolveInStore(req.url);
+    try {
+      await fs.access(source);
+    } catch {
+      throw new ServeError('ModelNotFound', `model archive "${req.url}" not found in the model store`);
+    }
+    const dir = await this.opts.workDir.folderFor(path.basename(req.url), 'new');
+    let mv: ModelVersion;
+    try {
+      const { manifest } = await unpackArchive(source, dir);
+      const name = req.modelName ?? manifest.model.modelName;
+      const version = manifest.model.modelVersion;
+      const modelConfig = await readModelConfig(dir, manifest, req.url);
+      const settings = this.settingsFor(modelConfig, req);
+      if (this.models.get(name)?.versions.has(version)) {
+        throw new ServeError('Conflict', `model "${name}" version ${version} is already registered`);
+      }
+      mv = new ModelVersion({
+        name,
+        version,
+        url: req.url,
+        dir,
+        manifest,
+        handler: req.handler ?? manifest.model.handler,
+        modelConfig,
+        settings,
+        loadedAtStartup: req.loadedAtStartup ?? false,
+        onMetric: this.opts.onMetric && ((m) => this.opts.onMetric!(name, version, m)),
+      });
+      this.add(mv);
+    } catch (err) {
+      await this.opts.workDir.remove(dir);
+      throw err;
+    }
+    const started = mv.start();
+    if (req.synchronous === false) {
+      started.catch(() => {}); // the reason stays in describe (state FAILED)
+      return mv;
+    }
+    try {
+      await started;
+    } catch (err) {
+      await this.remove(mv);
+      throw err;
+    }
+    return mv;
+  }
+
+  private settingsFor(modelConfig: Record<string, unknown>, req: RegisterRequest): ModelSettings {
+    const d = this.opts.defaults;
+    const yaml = settingsFromModelConfig(modelConfig, req.url);
+    const s = { ...d, device: d.device ?? 'cpu', ...yaml, ...req.overrides } as ModelSettings & { intraOpThreads?: number };
+    if (req.initialWorkers !== undefined) {
+      s.minWorkers = req.initialWorkers;
+      s.maxWorkers = Math.max(req.initialWorkers, s.maxWorkers);
+    }
+    if (s.maxWorkers < s.minWorkers) s.maxWorkers = s.minWorkers;
+    s.intraOpThreads = s.intraOpThreads || this.opts.threadsFor(Math.max(1, s.minWorkers));
+    return s;
+  }
+
+  private add(mv: ModelVersion): void {
+    let entry = this.models.get(mv.name);
+    if (!entry) {
+      entry = { versions: new Map(), defaultVersion: mv.version };
+      this.models.set(mv.name, entry);
+    }
+    entry.versions.set(mv.version, mv);
+  }
+
+  /** The named version, or the default one. */
+  get(name: string, version?: string): ModelVersion {
+    const entry = this.models.get(name);
+    if (!entry) throw new ServeError('ModelNotFound', `Model not found: ${name}`);
+    const v = version ?? entry.defaultVersion;
+    const mv = entry.versions.get(v);
+    if (!mv) throw new ServeError('ModelNotFound', `Model version ${v} not found for model ${name}`);
+    return mv;
+  }
+
+  versionsOf(name: string): ModelVersion[] {
+    const entry = this.models.get(name);
+    if (!entry) throw new ServeError('ModelNotFound', `Model not found: ${name}`);
+    return [...entry.versions.values()];
+  }
+
+  defaultVersionOf(name: string): string | undefined {
+    return this.models.get(name)?.defaultVersion;
+  }
+
+  /** Default versions, sorted by name. */
+  list(): ModelVersion[] {
+    return [...this.models.keys()].sort().map((n) => this.get(n));
+  }
+
+  all(): ModelVersion[] {
+    return [...this.models.values()].flatMap((e) => [...e.versions.values()]);
+  }
+
+  /** Healthy when every model version has its minimum of ready workers. */
+  healthy(): boolean {
+    return this.all().every((mv) => mv.healthy);
+  }
+
+  async unregister(name: string, version?: string): Promise<ModelVersion> {
+    const mv = this.get(name, version);
+    await this.remove(mv);
+    return mv;
+  }
+
+  private async remove(mv: ModelVersion): Promise<void> {
+    const entry = this.models.get(mv.name);
+    if (entry?.versions.get(mv.version) === mv) {
+      entry.versions.delete(mv.version);
+      if (entry.versions.size === 0) this.models.delete(mv.name);
+      else if (entry.defaultVersion === mv.version) entry.defaultVersion = [...entry.versions.keys()][0];
+    }
+    await mv.stop(this.opts.unregisterTimeoutMs);
+    await this.opts.workDir.remove(mv.dir);
+  }
+
+  /** Unloads everything (server stop). */
+  async close(): Promise<void> {
+    await Promise.all(this.all().map((mv) => this.remove(mv)));
+  }
+}

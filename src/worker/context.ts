@@ -1,0 +1,112 @@
+/** The HandlerContext a worker hands to its handler; one per worker, response settings reset per batch. */
+import * as ort from 'onnxruntime-node';
+import type {
+  HandlerContext,
+  HandlerLogger,
+  HandlerMetrics,
+  Manifest,
+  SessionOptions,
+} from '../handler/contract.ts';
+import type { CustomMetric } from '../pool/messages.ts';
+import { createSession, type SessionBudget } from './session.ts';
+
+/** What a hook throws (or returns for one request) to answer with its own status. */
+export class HandlerError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'HandlerError';
+    this.status = Number.isInteger(status) && status >= 400 && status <= 599 ? status : 500;
+  }
+}
+
+export interface ResponseSettings {
+  status?: number;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+export interface WorkerContextInit {
+  modelName: string;
+  modelVersion: string;
+  modelDir: string;
+  manifest: Manifest;
+  modelConfig: Record<string, unknown>;
+  batchSize: number;
+  workerId: number;
+  budget: SessionBudget;
+  session: ort.InferenceSession | null;
+  emitMetric: (m: CustomMetric) => void;
+}
+
+export class WorkerContext implements HandlerContext {
+  readonly modelName: string;
+  readonly modelVersion: string;
+  readonly modelDir: string;
+  readonly manifest: Manifest;
+  readonly modelConfig: Record<string, unknown>;
+  readonly batchSize: number;
+  readonly workerId: number;
+  readonly device: string;
+  readonly session: ort.InferenceSession | null;
+  readonly Tensor = ort.Tensor;
+  readonly HandlerError = HandlerError;
+  readonly logger: HandlerLogger;
+  readonly metrics: HandlerMetrics;
+  private readonly budget: SessionBudget;
+  private settings: ResponseSettings[] = [];
+
+  constructor(init: WorkerContextInit) {
+    this.modelName = init.modelName;
+    this.modelVersion = init.modelVersion;
+    this.modelDir = init.modelDir;
+    this.manifest = init.manifest;
+    this.modelConfig = init.modelConfig;
+    this.batchSize = init.batchSize;
+    this.workerId = init.workerId;
+    this.budget = init.budget;
+    this.device = init.budget.device;
+    this.session = init.session;
+    this.logger = makeLogger({ model: init.modelName, version: init.modelVersion, worker: init.workerId });
+    const emit = (kind: CustomMetric['kind']) => (name: string, value = 1, labels: Record<string, string> = {}) =>
+      init.emitMetric({ kind, name, value, labels });
+    this.metrics = { addCounter: emit('counter'), setGauge: emit('gauge'), observe: emit('histogram') };
+  }
+
+  createSession(file: string, options?: SessionOptions): Promise<ort.InferenceSession> {
+    return createSession(this.modelDir, file, this.budget, options);
+  }
+
+  /** Starts a batch: forget the previous batch's response settings. */
+  beginBatch(): void {
+    this.settings = [];
+  }
+
+  responseSettings(index: number): ResponseSettings | undefined {
+    return this.settings[index];
+  }
+
+  setResponseStatus(index: number, status: number): void {
+    this.slot(index).status = status;
+  }
+
+  setResponseContentType(index: number, contentType: string): void {
+    this.slot(index).contentType = contentType;
+  }
+
+  setResponseHeader(index: number, name: string, value: string): void {
+    const s = this.slot(index);
+    (s.headers ??= {})[name.toLowerCase()] = String(value);
+  }
+
+  private slot(index: number): ResponseSettings {
+    return (this.settings[index] ??= {});
+  }
+}
+
+function makeLogger(bindings: Record<string, unknown>): HandlerLogger {
+  const write = (level: string) => (msg: string, extra?: Record<string, unknown>) => {
+    process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level, ...bindings, msg, ...extra }) + '\n');
+  };
+  return { debug: () => {}, info: write('info'), warn: write('warn'), error: write('error') };
+}

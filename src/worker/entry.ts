@@ -1,0 +1,87 @@
+/**
+ * The Piscina worker module. At start it loads the handler and the model's session once, reports `ready` (or
+ * `failed`, with the reason) on the pool's BroadcastChannel, then runs one batch per task.
+ * Never imports Koa, config or the registry.
+ */
+import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { ServeError, type WireError } from '../errors.ts';
+import type { Handler } from '../handler/contract.ts';
+import type { BatchResult, BatchTask, WorkerEvent, WorkerInit } from '../pool/messages.ts';
+import { WorkerContext } from './context.ts';
+import { loadHandler } from './load-handler.ts';
+import { runBatch } from './run-batch.ts';
+import { createSession } from './session.ts';
+import { toRequestInput } from './wire.ts';
+
+const init = workerData as WorkerInit;
+const workerId = Atomics.add(new Int32Array(init.idCounter), 0, 1);
+const channel = new BroadcastChannel(init.channel);
+channel.unref();
+const post = (e: WorkerEvent) => channel.postMessage(e);
+const label = `"${init.handler}" of model "${init.modelName}"`;
+
+interface Loaded {
+  handler: Handler;
+  ctx: WorkerContext;
+}
+
+async function load(): Promise<Loaded> {
+  const started = performance.now();
+  const budget = { intraOpThreads: init.intraOpThreads, device: init.device };
+  const serialized = init.manifest.model.serializedFile;
+  const session = serialized ? await createSession(init.modelDir, serialized, budget) : null;
+  const ctx = new WorkerContext({
+    modelName: init.modelName,
+    modelVersion: init.modelVersion,
+    modelDir: init.modelDir,
+    manifest: init.manifest,
+    modelConfig: init.modelConfig,
+    batchSize: init.batchSize,
+    workerId,
+    budget,
+    session,
+    emitMetric: (metric) => post({ type: 'metric', workerId, metric }),
+  });
+  const handler = await loadHandler({
+    handler: init.handler,
+    modelDir: init.modelDir,
+    builtinDir: init.builtinDir,
+    builtinExt: init.builtinExt,
+  });
+  if (handler.initialize) await handler.initialize(ctx);
+  post({ type: 'ready', workerId, threadId, startTime: new Date().toISOString(), loadMs: performance.now() - started });
+  return { handler, ctx };
+}
+
+function wireError(err: unknown): WireError {
+  if (err instanceof ServeError) return err.toWire();
+  const message = err instanceof Error ? err.message : String(err);
+  return new ServeError('HandlerError', `model "${init.modelName}" failed to load: ${message}`).toWire();
+}
+
+let loadError: WireError | undefined;
+const loading = load().catch((err: unknown) => {
+  loadError = wireError(err);
+  post({ type: 'failed', workerId, threadId, error: loadError });
+  return undefined;
+});
+
+export default async function runTask(task: BatchTask): Promise<unknown> {
+  const loaded = await loading;
+  if (!loaded) {
+    const error = loadError!;
+    const result: BatchResult = {
+      workerId,
+      responses: task.requests.map(() => ({ ok: false, error })),
+      timings: { preprocessMs: 0, inferenceMs: 0, postprocessMs: 0, handlerMs: 0 },
+    };
+    return result;
+  }
+  const requests = task.requests.map(toRequestInput);
+  const outcome = await runBatch(loaded.handler, loaded.ctx, requests, label);
+  const result: BatchResult = { workerId, responses: outcome.responses, timings: outcome.timings };
+  if (outcome.transfer.length === 0) return result;
+  return move({ [transferableSymbol]: outcome.transfer, [valueSymbol]: result } as never);
+}

@@ -1,0 +1,100 @@
+/** Runs one batch through a handler's hooks and turns what it returns into one wire response per request. */
+import { performance } from 'node:perf_hooks';
+import * as ort from 'onnxruntime-node';
+import { kindForStatus, ServeError } from '../errors.ts';
+import type { Feeds, Handler, Outputs, RequestInput } from '../handler/contract.ts';
+import type { BatchTimings, WireResponse } from '../pool/messages.ts';
+import { transferable } from '../pool/transfer.ts';
+import type { WorkerContext } from './context.ts';
+
+export interface BatchOutcome {
+  responses: WireResponse[];
+  timings: BatchTimings;
+  /** ArrayBuffers inside `responses` that can be transferred rather than copied. */
+  transfer: ArrayBuffer[];
+}
+
+export async function runBatch(
+  handler: Handler,
+  ctx: WorkerContext,
+  requests: RequestInput[],
+  label: string,
+): Promise<BatchOutcome> {
+  const timings: BatchTimings = { preprocessMs: 0, inferenceMs: 0, postprocessMs: 0, handlerMs: 0 };
+  const t0 = performance.now();
+  ctx.beginBatch();
+  let results: unknown[];
+  try {
+    results = await callHooks(handler, ctx, requests, timings);
+  } catch (err) {
+    const error = errorFrom(err, label);
+    timings.handlerMs = performance.now() - t0;
+    return { responses: requests.map(() => ({ ok: false, error })), timings, transfer: [] };
+  }
+  timings.handlerMs = performance.now() - t0;
+  if (!Array.isArray(results) || results.length !== requests.length) {
+    const got = Array.isArray(results) ? `${results.length} results` : `a ${typeof results}`;
+    const error = new ServeError(
+      'HandlerError',
+      `handler ${label} returned ${got} for a batch of ${requests.length} requests`,
+    ).toWire();
+    return { responses: requests.map(() => ({ ok: false, error })), timings, transfer: [] };
+  }
+  const transfer: ArrayBuffer[] = [];
+  const responses = results.map((r, i) => toWire(r, i, ctx, label, transfer));
+  return { responses, timings, transfer };
+}
+
+async function callHooks(
+  handler: Handler,
+  ctx: WorkerContext,
+  requests: RequestInput[],
+  t: BatchTimings,
+): Promise<unknown[]> {
+  if (handler.handle) return handler.handle(requests, ctx);
+  let mark = performance.now();
+  const feeds: Feeds = handler.preprocess
+    ? await handler.preprocess(requests, ctx)
+    : (requests as unknown as Feeds); // no preprocess: inference() gets the requests themselves
+  t.preprocessMs = performance.now() - mark;
+  mark = performance.now();
+  let outputs: Outputs;
+  if (handler.inference) outputs = await handler.inference(feeds, ctx);
+  else if (ctx.session) outputs = (await ctx.session.run(feeds)) as Outputs;
+  else throw new Error('the archive has no serializedFile and the handler defines no inference()');
+  t.inferenceMs = performance.now() - mark;
+  mark = performance.now();
+  const results = await handler.postprocess!(outputs, ctx, requests);
+  t.postprocessMs = performance.now() - mark;
+  return results;
+}
+
+function statusOf(err: unknown): number | undefined {
+  const s = (err as { status?: unknown } | null)?.status;
+  return typeof s === 'number' && Number.isInteger(s) && s >= 400 && s <= 599 ? s : undefined;
+}
+
+function errorFrom(err: unknown, label: string) {
+  if (err instanceof ServeError) return err.toWire();
+  const status = statusOf(err);
+  const message = err instanceof Error ? err.message : String(err);
+  if (status !== undefined) return { kind: kindForStatus(status), status, message };
+  return new ServeError('HandlerError', `handler ${label} failed: ${message}`).toWire();
+}
+
+function toWire(result: unknown, index: number, ctx: WorkerContext, label: string, transfer: ArrayBuffer[]): WireResponse {
+  if (result instanceof Error) return { ok: false, error: errorFrom(result, label) };
+  const settings = ctx.responseSettings(index) ?? {};
+  const base = { status: settings.status, contentType: settings.contentType, headers: settings.headers };
+  if (result instanceof Uint8Array) {
+    const bytes = transferable(result, transfer);
+    return { ok: true, encoding: 'bytes', body: bytes, ...base };
+  }
+  if (typeof result === 'string') return { ok: true, encoding: 'text', body: result, ...base };
+  if (result instanceof ort.Tensor) {
+    const data = result.data as ArrayLike<number | bigint | string | boolean>;
+    const values = Array.from(data, (v) => (typeof v === 'bigint' ? Number(v) : v));
+    return { ok: true, encoding: 'json', body: { shape: result.dims, datatype: result.type, data: values }, ...base };
+  }
+  return { ok: true, encoding: 'json', body: result === undefined ? null : result, ...base };
+}

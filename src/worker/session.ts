@@ -1,0 +1,42 @@
+/** Creating onnxruntime sessions inside a worker, always with an explicit thread budget. */
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { ServeError } from '../errors.ts';
+import type { SessionOptions } from '../handler/contract.ts';
+
+export interface SessionBudget {
+  intraOpThreads: number;
+  device: string;
+}
+
+export function executionProvidersFor(device: string): ort.InferenceSession.SessionOptions['executionProviders'] {
+  const cuda = /^cuda(?::(\d+))?$/.exec(device);
+  if (cuda) return [{ name: 'cuda', deviceId: Number(cuda[1] ?? 0) }, 'cpu'];
+  return ['cpu'];
+}
+
+/** Resolves `file` inside `modelDir`, refusing anything that points outside it. */
+export function fileInModelDir(modelDir: string, file: string): string {
+  const full = path.resolve(modelDir, file);
+  const rel = path.relative(modelDir, full);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw new ServeError('BadRequest', `"${file}" is not a file inside the model's archive`);
+  }
+  return full;
+}
+
+export async function createSession(
+  modelDir: string,
+  file: string,
+  budget: SessionBudget,
+  options: SessionOptions = {},
+): Promise<ort.InferenceSession> {
+  const full = fileInModelDir(modelDir, file);
+  return ort.InferenceSession.create(full, {
+    intraOpNumThreads: options.intraOpNumThreads ?? budget.intraOpThreads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+    executionProviders: options.executionProviders ?? executionProvidersFor(budget.device),
+  });
+}

@@ -1,0 +1,98 @@
+/**
+ * Test servers: a temporary model store with real archives, and a server on free ports (port 0) that tests
+ * drive over HTTP. Everything is removed afterwards.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { packArchive } from '../../src/archive/pack.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import { createLogger } from '../../src/log.ts';
+import { startServer, type RunningServer } from '../../src/server.ts';
+
+export const FIXTURE_HANDLERS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'handlers');
+
+export interface ArchiveSpec {
+  name: string;
+  version?: string;
+  /** Written as model.onnx and used as the serialized file. */
+  model?: Uint8Array;
+  /** A built-in name, or a fixture handler file name (e.g. `echo.js`, `named.js:Shouter`). */
+  handler: string;
+  /** Extra files by name. */
+  extra?: Record<string, string | Uint8Array>;
+  /** model-config YAML text. */
+  config?: string;
+}
+
+export class TestStore {
+  private constructor(readonly dir: string, private readonly scratch: string) {}
+
+  static async create(): Promise<TestStore> {
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'ms-test-'));
+    await fs.mkdir(path.join(root, 'store'));
+    await fs.mkdir(path.join(root, 'scratch'));
+    return new TestStore(path.join(root, 'store'), path.join(root, 'scratch'));
+  }
+
+  /** Packs an archive into the store; returns its file name. */
+  async add(spec: ArchiveSpec): Promise<string> {
+    const src = await fs.mkdtemp(path.join(this.scratch, `${spec.name}-`));
+    const extraFiles: string[] = [];
+    for (const [file, content] of Object.entries(spec.extra ?? {})) {
+      await fs.writeFile(path.join(src, file), content);
+      extraFiles.push(path.join(src, file));
+    }
+    let serializedFile: string | undefined;
+    if (spec.model) {
+      serializedFile = path.join(src, 'model.onnx');
+      await fs.writeFile(serializedFile, spec.model);
+    }
+    let configFile: string | undefined;
+    if (spec.config !== undefined) {
+      configFile = path.join(src, 'model-config.yaml');
+      await fs.writeFile(configFile, spec.config);
+    }
+    const handler = /\.m?js(:|$)/.test(spec.handler) ? path.join(FIXTURE_HANDLERS, spec.handler) : spec.handler;
+    const out = await packArchive({
+      modelName: spec.name,
+      version: spec.version ?? '1.0',
+      serializedFile,
+      handler,
+      extraFiles,
+      configFile,
+      exportPath: this.dir,
+      force: true,
+    });
+    return path.basename(out);
+  }
+
+  async remove(): Promise<void> {
+    await fs.rm(path.dirname(this.dir), { recursive: true, force: true });
+  }
+}
+
+/** Starts a server on free loopback ports with the store's archives named in `models`. */
+export async function startTestServer(
+  store: TestStore,
+  models: string[],
+  props: Record<string, string> = {},
+): Promise<RunningServer> {
+  const config = loadConfig({
+    cli: {
+      inference_address: 'http://127.0.0.1:0',
+      management_address: 'http://127.0.0.1:0',
+      metrics_address: 'http://127.0.0.1:0',
+      model_store: store.dir,
+      load_models: models.join(','),
+      default_workers_per_model: '1',
+      ...props,
+    },
+    env: {},
+    warn: () => {},
+  });
+  const log = createLogger(process.env.MS_TEST_LOG ?? 'silent');
+  const server = await startServer(config, { log });
+  return server;
+}
