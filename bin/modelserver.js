@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+// Runs the built CLI (npm install builds dist/ through the "prepare" script).
+import { main } from '../dist/src/cli/modelserver.js';
+
+process.exitCode = await main(process.argv.slice(2));
