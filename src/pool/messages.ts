@@ -71,7 +71,7 @@ export interface BatchResult {
 
 /** Reported by workers on the pool's BroadcastChannel. */
 export type WorkerEvent =
-  | { type: 'ready'; workerId: number; threadId: number; startTime: string; loadMs: number }
+  | { type: 'ready'; workerId: number; threadId: number; startTime: string; loadMs: number; io: ModelIO | null }
   | { type: 'failed'; workerId: number; threadId: number; error: WireError }
   | { type: 'metric'; workerId: number; metric: CustomMetric };
 
@@ -80,4 +80,18 @@ export interface CustomMetric {
   name: string;
   value: number;
   labels: Record<string, string>;
+}
+
+/** One input or output of the model's main session, as onnxruntime reports it. */
+export interface TensorInfo {
+  name: string;
+  /** onnxruntime's element type (`float32`, `int64`, `string`, `bool`, `float16`, …); '' for non-tensors. */
+  type: string;
+  /** Dimensions; a string or -1 for a dynamic one; [] when unknown. */
+  shape: Array<number | string>;
+}
+
+export interface ModelIO {
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
 }

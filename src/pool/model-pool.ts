@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { ServeError } from '../errors.ts';
-import type { BatchResult, BatchTask, CustomMetric, WorkerEvent, WorkerInit } from './messages.ts';
+import type { BatchResult, BatchTask, CustomMetric, ModelIO, WorkerEvent, WorkerInit } from './messages.ts';
 
 /** What a pool is told about its model; the pool fills in the plumbing fields of WorkerInit. */
 export type PoolModel = Omit<WorkerInit, 'channel' | 'idCounter' | 'builtinDir' | 'builtinExt'>;
@@ -40,6 +40,8 @@ export class ModelPool {
   private readonly channel: BroadcastChannel;
   private readonly workers = new Map<number, WorkerStatus>();
   private failure?: ServeError;
+  /** The main session's inputs and outputs, from the first worker that loaded (null: no serializedFile). */
+  io: ModelIO | null = null;
   private waiters: Array<() => void> = [];
   private closed = false;
 
@@ -115,6 +117,7 @@ export class ModelPool {
       return;
     }
     if (e.type === 'ready') {
+      this.io ??= e.io;
       this.workers.set(e.workerId, {
         id: e.workerId,
         threadId: e.threadId,

@@ -2,7 +2,7 @@
 import { Batcher, type JobOutcome } from '../batching/batcher.ts';
 import { ServeError } from '../errors.ts';
 import type { Manifest } from '../handler/contract.ts';
-import type { CustomMetric, WireRequest } from '../pool/messages.ts';
+import type { CustomMetric, ModelIO, WireRequest } from '../pool/messages.ts';
 import { ModelPool, type WorkerStatus } from '../pool/model-pool.ts';
 
 export type ModelState = 'LOADING' | 'READY' | 'FAILED' | 'UNLOADING';
@@ -109,6 +109,11 @@ export class ModelVersion {
 
   get healthy(): boolean {
     return this.state === 'READY' && this.readyWorkers >= this.settings.minWorkers;
+  }
+
+  /** The model's inputs and outputs once a worker has loaded it (null before, or without a serializedFile). */
+  get io(): ModelIO | null {
+    return this.pool?.io ?? null;
   }
 
   workers(): WorkerStatus[] {

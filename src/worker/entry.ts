@@ -8,7 +8,8 @@ import { performance } from 'node:perf_hooks';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { ServeError, type WireError } from '../errors.ts';
 import type { Handler } from '../handler/contract.ts';
-import type { BatchResult, BatchTask, WorkerEvent, WorkerInit } from '../pool/messages.ts';
+import type { InferenceSession } from 'onnxruntime-node';
+import type { BatchResult, BatchTask, ModelIO, TensorInfo, WorkerEvent, WorkerInit } from '../pool/messages.ts';
 import { WorkerContext } from './context.ts';
 import { loadHandler } from './load-handler.ts';
 import { runBatch } from './run-batch.ts';
@@ -51,8 +52,21 @@ async function load(): Promise<Loaded> {
     builtinExt: init.builtinExt,
   });
   if (handler.initialize) await handler.initialize(ctx);
-  post({ type: 'ready', workerId, threadId, startTime: new Date().toISOString(), loadMs: performance.now() - started });
+  post({
+    type: 'ready',
+    workerId,
+    threadId,
+    startTime: new Date().toISOString(),
+    loadMs: performance.now() - started,
+    io: session ? modelIO(session) : null,
+  });
   return { handler, ctx };
+}
+
+function modelIO(session: InferenceSession): ModelIO {
+  const info = (m: InferenceSession.ValueMetadata): TensorInfo =>
+    m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, type: '', shape: [] };
+  return { inputs: session.inputMetadata.map(info), outputs: session.outputMetadata.map(info) };
 }
 
 function wireError(err: unknown): WireError {
