@@ -1,8 +1,9 @@
-/** The metrics API: Prometheus text from the server's own prom-client registry. */
+/** The metrics API: Prometheus text from the server's own prom-client registry, `?name[]=` to pick metrics. */
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from '../log.ts';
 import type { ServerMetrics } from '../metrics/metrics.ts';
+import { accessLog } from './access-log.ts';
 import { errorMiddleware } from './errors.ts';
 import { requestIdMiddleware } from './request-id.ts';
 
@@ -10,14 +11,13 @@ export function createMetricsApp(deps: { metrics: ServerMetrics; log: Logger }):
   const app = new Koa();
   const router = new Router();
   router.get('/metrics', async (ctx) => {
-    const reg = deps.metrics.registry;
-    const wanted = ctx.query['name[]'];
-    const names = wanted === undefined ? undefined : Array.isArray(wanted) ? wanted : [wanted];
-    ctx.type = reg.contentType;
-    ctx.body = names
-      ? (await Promise.all(names.map((n) => reg.getSingleMetricAsString(n).catch(() => '')))).filter(Boolean).join('\n') + '\n'
-      : await reg.metrics();
+    // TorchServe's filter is `name[]=a&name[]=b`; a plain `name=a` is taken too.
+    const wanted = [ctx.query['name[]'], ctx.query.name].flat().filter((n): n is string => typeof n === 'string');
+    const names = ctx.query['name[]'] === undefined && ctx.query.name === undefined ? undefined : wanted;
+    ctx.type = deps.metrics.contentType;
+    ctx.body = await deps.metrics.text(names);
   });
+  app.use(accessLog(deps.log));
   app.use(requestIdMiddleware);
   app.use(errorMiddleware((msg, extra) => deps.log.error(extra, msg)));
   app.use(router.routes());

@@ -104,9 +104,33 @@ export class WorkerContext implements HandlerContext {
   }
 }
 
+/** pino's numeric levels (the worker side does not load pino, so the shape is written here). */
+const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+
+/** Errors and bigints in `extra` become JSON (pino's err shape for errors). */
+function replacer(_key: string, value: unknown): unknown {
+  if (value instanceof Error) return { type: value.name, message: value.message, stack: value.stack };
+  if (typeof value === 'bigint') return value.toString();
+  return value;
+}
+
+/**
+ * The handler's logger: JSON lines on stderr in the server logger's shape (numeric `level`, ISO `time`,
+ * `name`, `component: "handler"`, the model, version and worker, then the handler's fields and `msg`),
+ * filtered by `MS_LOG_LEVEL` like the server's.
+ */
 function makeLogger(bindings: Record<string, unknown>): HandlerLogger {
-  const write = (level: string) => (msg: string, extra?: Record<string, unknown>) => {
-    process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level, ...bindings, msg, ...extra }) + '\n');
+  const threshold = LEVELS[(process.env.MS_LOG_LEVEL ?? 'info').toLowerCase()] ?? LEVELS.info;
+  const write = (level: number) => (msg: string, extra?: Record<string, unknown>) => {
+    if (level < threshold) return;
+    const head = { level, time: new Date().toISOString(), name: 'modelserver', component: 'handler', ...bindings };
+    let line: string;
+    try {
+      line = JSON.stringify({ ...head, ...extra, ...head, msg: String(msg) }, replacer); // our fields win
+    } catch {
+      line = JSON.stringify({ ...head, msg: String(msg), extra: '[unserializable]' });
+    }
+    process.stderr.write(line + '\n');
   };
-  return { debug: () => {}, info: write('info'), warn: write('warn'), error: write('error') };
+  return { debug: write(LEVELS.debug), info: write(LEVELS.info), warn: write(LEVELS.warn), error: write(LEVELS.error) };
 }
