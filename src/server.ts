@@ -12,7 +12,12 @@ import { createMetricsApp } from './api/metrics-app.ts';
 import { intraOpThreadsFor, type Address, type LoadModel, type ServerConfig } from './config/config.ts';
 import { createLogger, type Logger } from './log.ts';
 import { ServerMetrics } from './metrics/metrics.ts';
+import { urlResolver } from './archive/download.ts';
+import type { AutoscaleOptions } from './registry/autoscaler.ts';
+import type { ModelSettings } from './registry/model-version.ts';
 import { Registry } from './registry/registry.ts';
+import { SnapshotWriter, type ModelSnapshot } from './registry/snapshot.ts';
+import { everyArchive, loadModels, restoreSnapshot } from './registry/startup.ts';
 import { WorkDir } from './registry/workdir.ts';
 
 export interface RunningServer {
@@ -28,6 +33,27 @@ export interface StartOptions {
   log?: Logger;
   /** Where extracted archives go (a fresh folder inside it); defaults to the OS temp folder. */
   workDirParent?: string;
+  /** Folder of the model snapshot, written after every change; undefined: no snapshots (--ncs). */
+  snapshotDir?: string;
+  /** A snapshot to restore instead of `load_models`. */
+  restore?: ModelSnapshot;
+  autoscale?: AutoscaleOptions;
+}
+
+/** Largest archive fetched by URL. */
+const MAX_DOWNLOAD_BYTES = 2 * 1024 ** 3;
+
+/** config.properties' `models` JSON entry for one version, as model settings. */
+function perModelSettings(config: ServerConfig, name: string, version: string): Partial<ModelSettings> | undefined {
+  const c = config.models[name]?.[version];
+  if (!c) return undefined;
+  const out: Partial<ModelSettings> = {};
+  if (c.minWorkers !== undefined) out.minWorkers = c.minWorkers;
+  if (c.maxWorkers !== undefined) out.maxWorkers = c.maxWorkers;
+  if (c.batchSize !== undefined) out.batchSize = c.batchSize;
+  if (c.maxBatchDelay !== undefined) out.maxBatchDelay = c.maxBatchDelay;
+  if (c.responseTimeout !== undefined) out.responseTimeout = c.responseTimeout;
+  return out;
 }
 
 async function listen(app: Koa, addr: Address): Promise<{ server: http.Server; url: string }> {
@@ -52,24 +78,10 @@ async function close(server: http.Server): Promise<void> {
   });
 }
 
-/** Archives and no-archive folders in the model store, for `load_models=all`. */
-async function everyArchive(store: string): Promise<LoadModel[]> {
-  const entries = await fs.readdir(store, { withFileTypes: true });
-  const out: LoadModel[] = [];
-  for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-    if (e.isFile() && e.name.endsWith('.mar')) out.push({ url: e.name });
-    else if (e.isDirectory()) {
-      const manifest = path.join(store, e.name, 'MAR-INF', 'MANIFEST.json');
-      if (await fs.stat(manifest).then(() => true, () => false)) out.push({ url: e.name });
-    }
-  }
-  return out;
-}
-
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger();
   const workDir = await WorkDir.create(opts.workDirParent);
-  const metrics = new ServerMetrics();
+  const metrics = new ServerMetrics({ warn: (msg, extra) => log.warn(extra, msg) });
   const registry = new Registry({
     modelStore: config.modelStore,
     workDir,
@@ -84,7 +96,18 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     },
     threadsFor: (workers) => intraOpThreadsFor(workers, config.cpuCount, config.intraOpThreads),
     unregisterTimeoutMs: config.unregisterModelTimeout * 1000,
+    perModel: (name, version) => perModelSettings(config, name, version),
+    autoscale: opts.autoscale,
+    onWorkerProblem: (model, version, message) => log.warn({ model, version }, message),
+    onMetric: (name, version, m) => metrics.handlerMetric(name, version, m),
+    onChange: () => {
+      if (!starting) snapshots?.changed();
+    },
   });
+  metrics.watch(registry);
+  const snapshots = opts.snapshotDir
+    ? new SnapshotWriter(opts.snapshotDir, registry, (err) => log.error({ error: err.message }, 'cannot write the snapshot'))
+    : undefined;
   let starting = true;
   const servers: http.Server[] = [];
   try {
@@ -99,23 +122,27 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       config.inferenceAddress,
     );
     servers.push(inference.server);
-    const management = await listen(createManagementApp({ registry, metrics, log }), config.managementAddress);
+    const resolveUrl = urlResolver((name) => registry.resolveInStore(name), {
+      allowed: config.allowedUrls,
+      maxBytes: MAX_DOWNLOAD_BYTES,
+    });
+    const management = await listen(
+      createManagementApp({ registry, metrics, log, modelApi: config.enableModelApi, resolveUrl }),
+      config.managementAddress,
+    );
     servers.push(management.server);
     const metricsListener = await listen(createMetricsApp({ metrics, log }), config.metricsAddress);
     servers.push(metricsListener.server);
 
-    const toLoad = config.loadModels === 'all' ? (config.modelStore ? await everyArchive(config.modelStore) : []) : (config.loadModels ?? []);
-    await Promise.all(
-      toLoad.map(async (m) => {
-        try {
-          const mv = await registry.register({ url: m.url, modelName: m.name, loadedAtStartup: true });
-          log.info({ model: mv.name, version: mv.version, workers: mv.readyWorkers }, 'model loaded');
-        } catch (err) {
-          log.error({ url: m.url, error: (err as Error).message }, 'model failed to load at start-up');
-        }
-      }),
-    );
+    if (opts.restore) {
+      await restoreSnapshot(registry, opts.restore, log);
+    } else {
+      const all = config.loadModels === 'all';
+      const list = all ? (config.modelStore ? await everyArchive(config.modelStore) : []) : [...(config.loadModels ?? [])];
+      await loadModels(registry, list, log);
+    }
     starting = false;
+    snapshots?.changed();
     log.info({ inference: inference.url, management: management.url, metrics: metricsListener.url }, 'modelserver started');
 
     let stopping: Promise<void> | undefined;
@@ -127,6 +154,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       stop: () =>
         (stopping ??= (async () => {
           await Promise.all(servers.map(close));
+          await snapshots?.flush();
           await registry.close();
           await workDir.destroy();
           log.info('modelserver stopped');

@@ -5,6 +5,7 @@ import Router from '@koa/router';
 import type { Logger } from '../log.ts';
 import type { ServerMetrics } from '../metrics/metrics.ts';
 import type { Registry } from '../registry/registry.ts';
+import { accessLog } from './access-log.ts';
 import { decodeRequest, makeFormParser } from './decode.ts';
 import { errorMiddleware } from './errors.ts';
 import { requestIdMiddleware } from './request-id.ts';
@@ -34,17 +35,20 @@ export function createInferenceApp(deps: InferenceDeps): Koa {
     const started = performance.now();
     const { model, version } = ctx.params as { model: string; version?: string };
     const mv = deps.registry.get(model, version);
+    ctx.state.model = { name: mv.name, version: mv.version };
+    deps.metrics.received(mv.name, version);
     const { request, transfer } = await decodeRequest(ctx, ctx.state.requestId as string, form, deps.maxRequestSize);
     const outcome = await mv.infer(request, transfer);
     sendWireResponse(ctx, outcome.response);
-    ctx.state.model = { name: mv.name, version: mv.version, batchSize: outcome.batchSize };
-    deps.metrics.inference(mv.name, version, performance.now() - started, outcome.queueMs);
+    ctx.state.model.batchSize = outcome.batchSize;
+    deps.metrics.served({ model: mv.name, version: mv.version, requestedVersion: version, totalMs: performance.now() - started, outcome });
   };
   for (const path of ['/predictions/:model', '/predictions/:model/:version']) {
     router.post(path, predict);
     router.put(path, predict);
   }
 
+  app.use(accessLog(deps.log));
   app.use(async (ctx, next) => {
     await next();
     deps.metrics.response(ctx.status);

@@ -10,6 +10,7 @@ import { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import { isServeError } from '../errors.ts';
 import { createLogger } from '../log.ts';
+import { readSnapshot } from '../registry/snapshot.ts';
 import { startServer } from '../server.ts';
 import { defaultPidFile, isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.ts';
 
@@ -21,6 +22,8 @@ interface Options {
   modelStore?: string;
   models?: string[];
   ncs?: boolean;
+  configSnapshots: boolean;
+  snapshotDir: string;
   pidFile: string;
   logFile?: string;
   startTimeout: string;
@@ -37,7 +40,9 @@ function program(): Command {
     .option('--ts-config <file>', 'config.properties to read (default: ./config.properties when present)')
     .option('--model-store <dir>', 'folder holding the model archives')
     .option('--models <models...>', 'models to load: name=file.mar, file.mar, or all')
-    .option('--ncs, --no-config-snapshots', 'do not write or read config snapshots')
+    .option('--ncs', 'no config snapshots: neither restore the last one nor write new ones')
+    .option('--no-config-snapshots', 'the same as --ncs')
+    .option('--snapshot-dir <dir>', 'where the model snapshot is kept', 'logs/config')
     .option('--pid-file <file>', 'pid file used by --stop', defaultPidFile())
     .option('--log-file <file>', 'with --start: where the background server logs (default: logs/modelserver.log)')
     .option('--start-timeout <s>', 'with --start: seconds to wait for the server to answer', '60')
@@ -60,9 +65,13 @@ async function foreground(opts: Options): Promise<number> {
   }
   writePidFile(opts.pidFile, { pid: process.pid });
   const log = createLogger();
+  const snapshotDir = opts.ncs || !opts.configSnapshots ? undefined : path.resolve(opts.snapshotDir);
+  // The last snapshot wins over load_models, so nothing registered is lost on restart; --models overrides it.
+  const restore = snapshotDir && opts.models === undefined ? await readSnapshot(snapshotDir) : undefined;
+  if (restore) log.info({ snapshot: snapshotDir, models: restore.modelCount }, 'restoring the last snapshot');
   let server;
   try {
-    server = await startServer(config, { log });
+    server = await startServer(config, { log, snapshotDir, restore });
   } catch (err) {
     removePidFile(opts.pidFile);
     throw err;

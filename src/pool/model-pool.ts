@@ -1,6 +1,8 @@
 /**
- * One Piscina pool per model version. Workers load the model at start and report on a BroadcastChannel;
- * the pool knows which workers are ready and fails fast when one cannot load (no restart loop).
+ * The workers of one model version. Each worker is a single-thread Piscina instance, so the pool can grow and
+ * shrink at run time (Piscina cannot change its thread counts once made) and retire exactly the worker it
+ * chooses, never one in the middle of a batch. Workers load the model once at start and report on a
+ * BroadcastChannel; a worker that cannot load fails the pool's start with the reason (no restart loop).
  */
 import { BroadcastChannel } from 'node:worker_threads';
 import { randomUUID } from 'node:crypto';
@@ -17,7 +19,8 @@ export interface PoolOptions {
   model: PoolModel;
   workers: number;
   onMetric?: (m: CustomMetric) => void;
-  onWorkerLost?: (threadId: number) => void;
+  /** A worker died outside a task or failed to load after start (the pool replaces it). */
+  onWorkerProblem?: (message: string) => void;
 }
 
 export interface WorkerStatus {
@@ -25,7 +28,14 @@ export interface WorkerStatus {
   threadId: number;
   startTime: string;
   loadMs: number;
-  status: 'READY' | 'FAILED';
+  status: 'READY' | 'FAILED' | 'UNLOADING';
+}
+
+interface Slot {
+  piscina: Piscina;
+  busy: boolean;
+  draining: boolean;
+  status?: WorkerStatus;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -35,80 +45,133 @@ const ENTRY = path.join(here, '..', 'worker', 'entry' + ext);
 const BUILTIN_DIR = path.join(here, '..', '..', 'handlers');
 
 export class ModelPool {
-  readonly size: number;
-  private readonly piscina: Piscina;
   private readonly channel: BroadcastChannel;
-  private readonly workers = new Map<number, WorkerStatus>();
+  private readonly workerData: WorkerInit;
+  private slots: Slot[] = [];
   private failure?: ServeError;
-  /** The main session's inputs and outputs, from the first worker that loaded (null: no serializedFile). */
-  io: ModelIO | null = null;
   private waiters: Array<() => void> = [];
   private closed = false;
+  /** The main session's inputs and outputs, from the first worker that loaded (null: no serializedFile). */
+  io: ModelIO | null = null;
 
   constructor(private readonly opts: PoolOptions) {
-    this.size = opts.workers;
     const name = `modelserver:${opts.model.modelName}:${opts.model.modelVersion}:${randomUUID()}`;
     this.channel = new BroadcastChannel(name);
     this.channel.unref();
     this.channel.onmessage = (ev) => this.onEvent((ev as unknown as { data: WorkerEvent }).data);
-    const workerData: WorkerInit = {
-      ...opts.model,
-      channel: name,
-      idCounter: new SharedArrayBuffer(4),
-      builtinDir: BUILTIN_DIR,
-      builtinExt: ext,
-    };
-    this.piscina = new Piscina({
-      filename: ENTRY,
-      workerData,
-      minThreads: opts.workers,
-      maxThreads: opts.workers,
-      concurrentTasksPerWorker: 1,
-      idleTimeout: Infinity,
-      atomics: 'disabled',
-      maxQueue: 'auto',
-    });
-    this.piscina.on('error', (err: unknown) => this.onWorkerError(err));
-    this.piscina.on('workerDestroy', (w: { id: number }) => {
-      for (const [id, s] of this.workers) if (s.threadId === w.id) this.workers.delete(id);
-      opts.onWorkerLost?.(w.id);
-      this.wake();
-    });
+    this.workerData = { ...opts.model, channel: name, idCounter: new SharedArrayBuffer(4), builtinDir: BUILTIN_DIR, builtinExt: ext };
+    this.grow(opts.workers);
   }
 
-  /** Resolves once every worker has loaded the model; rejects with the reason when one cannot. */
-  async ready(): Promise<void> {
-    while (!this.failure && this.readyCount < this.size) {
-      if (this.closed) throw new ServeError('ServiceUnavailable', 'the model was unloaded while it was loading');
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
-    }
-    if (this.failure) throw this.failure;
+  /** Workers wanted (not retiring). */
+  get size(): number {
+    return this.active().length;
   }
 
   get readyCount(): number {
-    let n = 0;
-    for (const w of this.workers.values()) if (w.status === 'READY') n++;
-    return n;
+    return this.active().filter((s) => s.status?.status === 'READY').length;
   }
 
   get failed(): ServeError | undefined {
     return this.failure;
   }
 
-  workerStatus(): WorkerStatus[] {
-    return [...this.workers.values()].sort((a, b) => a.id - b.id);
+  /** Resolves once `count` workers (default: all wanted) have loaded; rejects with the reason if one cannot. */
+  async ready(count = this.size): Promise<void> {
+    while (!this.failure && this.readyCount < Math.min(count, this.size)) {
+      if (this.closed) throw new ServeError('ServiceUnavailable', 'the model was unloaded while it was loading');
+      await this.wait();
+    }
+    if (this.failure) throw this.failure;
   }
 
-  run(task: BatchTask, transferList: ArrayBuffer[]): Promise<BatchResult> {
-    return this.piscina.run(task, { transferList }) as Promise<BatchResult>;
+  workerStatus(): WorkerStatus[] {
+    const out: WorkerStatus[] = [];
+    for (const s of this.slots) if (s.status) out.push(s.draining ? { ...s.status, status: 'UNLOADING' } : s.status);
+    return out.sort((a, b) => a.id - b.id);
+  }
+
+  /** Grows or shrinks to `n` workers. Retiring workers finish their batch first. */
+  scaleTo(n: number): void {
+    const active = this.active();
+    if (n > active.length) {
+      this.grow(n - active.length);
+      return;
+    }
+    // Retire the least useful first: not yet loaded, then idle, then busy (after its batch).
+    const order = [...active].sort((a, b) => rank(a) - rank(b));
+    for (const slot of order.slice(0, active.length - n)) {
+      slot.draining = true;
+      if (!slot.busy) void this.retire(slot);
+    }
+    this.wake();
+  }
+
+  /** Runs one batch on an idle ready worker (waiting for one if the batcher raced a retirement). */
+  async run(task: BatchTask, transferList: ArrayBuffer[]): Promise<BatchResult> {
+    let slot = this.idleSlot();
+    while (!slot) {
+      if (this.closed) throw new ServeError('ServiceUnavailable', `model "${this.opts.model.modelName}" was unloaded`);
+      await this.wait();
+      slot = this.idleSlot();
+    }
+    slot.busy = true;
+    try {
+      return (await slot.piscina.run(task, { transferList })) as BatchResult;
+    } finally {
+      slot.busy = false;
+      if (slot.draining) void this.retire(slot);
+      this.wake();
+    }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.wake();
+    const slots = this.slots;
+    this.slots = [];
+    await Promise.all(slots.map((s) => s.piscina.destroy()));
     this.channel.close();
-    await this.piscina.destroy();
+  }
+
+  private active(): Slot[] {
+    return this.slots.filter((s) => !s.draining);
+  }
+
+  private idleSlot(): Slot | undefined {
+    return this.slots.find((s) => !s.busy && !s.draining && s.status?.status === 'READY');
+  }
+
+  private grow(count: number): void {
+    for (let i = 0; i < count; i++) {
+      const piscina = new Piscina({
+        filename: ENTRY,
+        workerData: this.workerData,
+        minThreads: 1,
+        maxThreads: 1,
+        concurrentTasksPerWorker: 1,
+        idleTimeout: Infinity,
+        atomics: 'disabled',
+      });
+      const slot: Slot = { piscina, busy: false, draining: false };
+      piscina.on('error', (err: unknown) => this.onWorkerError(slot, err));
+      piscina.on('workerDestroy', () => {
+        slot.status = undefined;
+        this.wake();
+      });
+      this.slots.push(slot);
+    }
+  }
+
+  private async retire(slot: Slot): Promise<void> {
+    this.slots = this.slots.filter((s) => s !== slot);
+    this.wake();
+    await slot.piscina.destroy();
+  }
+
+  private slotOfThread(threadId: number): Slot | undefined {
+    return this.slots.find((s) => s.piscina.threads.some((t) => t.threadId === threadId));
   }
 
   private onEvent(e: WorkerEvent): void {
@@ -116,28 +179,31 @@ export class ModelPool {
       this.opts.onMetric?.(e.metric);
       return;
     }
+    const slot = this.slotOfThread(e.threadId);
+    if (!slot) return; // a worker already retired
     if (e.type === 'ready') {
       this.io ??= e.io;
-      this.workers.set(e.workerId, {
-        id: e.workerId,
-        threadId: e.threadId,
-        startTime: e.startTime,
-        loadMs: e.loadMs,
-        status: 'READY',
-      });
+      slot.status = { id: e.workerId, threadId: e.threadId, startTime: e.startTime, loadMs: e.loadMs, status: 'READY' };
     } else {
-      this.workers.set(e.workerId, { id: e.workerId, threadId: e.threadId, startTime: '', loadMs: 0, status: 'FAILED' });
-      this.failure ??= ServeError.fromWire(e.error);
+      slot.status = { id: e.workerId, threadId: e.threadId, startTime: '', loadMs: 0, status: 'FAILED' };
+      const err = ServeError.fromWire(e.error);
+      if (this.readyCount === 0) this.failure ??= err;
+      else this.opts.onWorkerProblem?.(err.message);
     }
     this.wake();
   }
 
-  /** A worker died outside a task: while loading that fails the model; later Piscina replaces the worker. */
-  private onWorkerError(err: unknown): void {
+  /** A worker died outside a task: before any worker is ready that fails the pool; later Piscina replaces it. */
+  private onWorkerError(slot: Slot, err: unknown): void {
     const message = `a worker of model "${this.opts.model.modelName}" died: ${(err as Error)?.message ?? err}`;
-    if (this.readyCount < this.size) this.failure ??= new ServeError('InternalServerError', message);
-    else process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: message }) + '\n');
+    slot.status = undefined;
+    if (this.readyCount === 0) this.failure ??= new ServeError('InternalServerError', message);
+    else this.opts.onWorkerProblem?.(message);
     this.wake();
+  }
+
+  private wait(): Promise<void> {
+    return new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
   private wake(): void {
@@ -145,4 +211,9 @@ export class ModelPool {
     this.waiters = [];
     for (const f of w) f();
   }
+}
+
+function rank(s: Slot): number {
+  if (s.status?.status !== 'READY') return 0;
+  return s.busy ? 2 : 1;
 }

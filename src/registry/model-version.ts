@@ -4,6 +4,7 @@ import { ServeError } from '../errors.ts';
 import type { Manifest } from '../handler/contract.ts';
 import type { CustomMetric, ModelIO, WireRequest } from '../pool/messages.ts';
 import { ModelPool, type WorkerStatus } from '../pool/model-pool.ts';
+import { startAutoscaler, type AutoscaleOptions } from './autoscaler.ts';
 
 export type ModelState = 'LOADING' | 'READY' | 'FAILED' | 'UNLOADING';
 
@@ -33,6 +34,8 @@ export interface ModelVersionInit {
   settings: ModelSettings;
   loadedAtStartup: boolean;
   onMetric?: (m: CustomMetric) => void;
+  onWorkerProblem?: (message: string) => void;
+  autoscale?: AutoscaleOptions;
 }
 
 export class ModelVersion {
@@ -48,6 +51,7 @@ export class ModelVersion {
   state: ModelState = 'LOADING';
   failure?: string;
   private pool?: ModelPool;
+  private autoscaler?: { stop(): void };
   readonly batcher: Batcher;
 
   constructor(private readonly init: ModelVersionInit) {
@@ -71,14 +75,10 @@ export class ModelVersion {
 
   /** Starts the workers; resolves when they are all ready, rejects (state FAILED) with the reason. */
   async start(): Promise<void> {
-    const workers = Math.max(this.settings.minWorkers, 0);
-    if (workers === 0) {
-      this.state = 'READY';
-      return;
-    }
     this.pool = new ModelPool({
-      workers,
+      workers: Math.max(this.settings.minWorkers, 0),
       onMetric: this.init.onMetric,
+      onWorkerProblem: this.init.onWorkerProblem,
       model: {
         modelName: this.name,
         modelVersion: this.version,
@@ -95,12 +95,35 @@ export class ModelVersion {
       await this.pool.ready();
       if (this.state === 'LOADING') this.state = 'READY';
       this.batcher.pump();
+      this.autoscaler = startAutoscaler(this, this.init.autoscale);
     } catch (err) {
       this.state = 'FAILED';
       this.failure = err instanceof Error ? err.message : String(err);
       await this.pool.close().catch(() => {});
       throw err;
     }
+  }
+
+  /** Workers wanted now (between minWorkers and maxWorkers). */
+  get workersWanted(): number {
+    return this.pool?.size ?? 0;
+  }
+
+  /**
+   * Sets min and max workers and scales to min; with `wait`, resolves once the new workers are ready.
+   * Retiring workers finish their batch first.
+   */
+  async scale(minWorkers: number, maxWorkers: number, wait: boolean): Promise<void> {
+    this.settings = { ...this.settings, minWorkers, maxWorkers };
+    this.resize(minWorkers);
+    if (wait) await this.pool?.ready(minWorkers);
+  }
+
+  /** Changes the number of workers within [min, max] (used by scale() and the autoscaler). */
+  resize(n: number): void {
+    if (!this.pool || this.state === 'UNLOADING' || this.state === 'FAILED') return;
+    this.pool.scaleTo(n);
+    this.batcher.pump();
   }
 
   get readyWorkers(): number {
@@ -147,6 +170,7 @@ export class ModelVersion {
   /** Stops taking requests, lets in-flight ones finish (bounded by timeoutMs), then frees the workers. */
   async stop(timeoutMs: number): Promise<void> {
     this.state = 'UNLOADING';
+    this.autoscaler?.stop();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       this.batcher.idle(),

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { unpackArchive } from '../archive/unpack.ts';
 import { ServeError } from '../errors.ts';
 import type { CustomMetric } from '../pool/messages.ts';
+import type { AutoscaleOptions } from './autoscaler.ts';
 import { readModelConfig, settingsFromModelConfig } from './model-config.ts';
 import { ModelVersion, type ModelSettings } from './model-version.ts';
 import type { WorkDir } from './workdir.ts';
@@ -13,10 +14,16 @@ export interface RegistryOptions {
   workDir: WorkDir;
   /** Settings every model starts from (config.properties). */
   defaults: Omit<ModelSettings, 'intraOpThreads' | 'device'> & { intraOpThreads?: number; device?: string };
+  /** Per-model settings from config.properties' `models` JSON: above the defaults, below the archive's YAML. */
+  perModel?: (name: string, version: string) => Partial<ModelSettings> | undefined;
   /** Intra-op threads per session for a model with this many workers (when not set per model). */
   threadsFor: (workers: number) => number;
   unregisterTimeoutMs: number;
+  autoscale?: AutoscaleOptions;
   onMetric?: (name: string, version: string, m: CustomMetric) => void;
+  onWorkerProblem?: (name: string, version: string, message: string) => void;
+  /** Called after every change worth a snapshot (models, versions, default, workers, batch settings). */
+  onChange?: () => void;
 }
 
 export interface RegisterRequest {
@@ -31,6 +38,8 @@ export interface RegisterRequest {
   loadedAtStartup?: boolean;
   /** Wait for the workers (default true); false returns while the model is LOADING. */
   synchronous?: boolean;
+  /** Make this version the default (otherwise the first version registered stays the default). */
+  makeDefault?: boolean;
 }
 
 interface Entry {
@@ -73,9 +82,9 @@ export class Registry {
       const name = req.modelName ?? manifest.model.modelName;
       const version = manifest.model.modelVersion;
       const modelConfig = await readModelConfig(dir, manifest, req.url);
-      const settings = this.settingsFor(modelConfig, req);
+      const settings = this.settingsFor(name, version, modelConfig, req);
       if (this.models.get(name)?.versions.has(version)) {
-        throw new ServeError('Conflict', `model "${name}" version ${version} is already registered`);
+        throw new ServeError('Conflict', `Model version ${version} for model ${name} already exists`);
       }
       mv = new ModelVersion({
         name,
@@ -87,14 +96,16 @@ export class Registry {
         modelConfig,
         settings,
         loadedAtStartup: req.loadedAtStartup ?? false,
+        autoscale: this.opts.autoscale,
         onMetric: this.opts.onMetric && ((m) => this.opts.onMetric!(name, version, m)),
+        onWorkerProblem: this.opts.onWorkerProblem && ((msg) => this.opts.onWorkerProblem!(name, version, msg)),
       });
-      this.add(mv);
+      this.add(mv, req.makeDefault === true);
     } catch (err) {
       await this.opts.workDir.remove(dir);
       throw err;
     }
-    const started = mv.start();
+    const started = mv.start().then(() => this.changed());
     if (req.synchronous === false) {
       started.catch(() => {}); // the reason stays in describe (state FAILED)
       return mv;
@@ -108,26 +119,35 @@ export class Registry {
     return mv;
   }
 
-  private settingsFor(modelConfig: Record<string, unknown>, req: RegisterRequest): ModelSettings {
+  private settingsFor(name: string, version: string, modelConfig: Record<string, unknown>, req: RegisterRequest): ModelSettings {
     const d = this.opts.defaults;
     const yaml = settingsFromModelConfig(modelConfig, req.url);
-    const s = { ...d, device: d.device ?? 'cpu', ...yaml, ...req.overrides } as ModelSettings & { intraOpThreads?: number };
+    const s = {
+      ...d,
+      device: d.device ?? 'cpu',
+      ...this.opts.perModel?.(name, version),
+      ...yaml,
+      ...req.overrides,
+    } as ModelSettings & { intraOpThreads?: number };
     if (req.initialWorkers !== undefined) {
       s.minWorkers = req.initialWorkers;
       s.maxWorkers = Math.max(req.initialWorkers, s.maxWorkers);
     }
     if (s.maxWorkers < s.minWorkers) s.maxWorkers = s.minWorkers;
-    s.intraOpThreads = s.intraOpThreads || this.opts.threadsFor(Math.max(1, s.minWorkers));
+    // A model that may grow gets the budget of its largest size, so growing never oversubscribes the cores.
+    s.intraOpThreads = s.intraOpThreads || this.opts.threadsFor(Math.max(1, s.maxWorkers));
     return s;
   }
 
-  private add(mv: ModelVersion): void {
+  private add(mv: ModelVersion, makeDefault: boolean): void {
     let entry = this.models.get(mv.name);
     if (!entry) {
       entry = { versions: new Map(), defaultVersion: mv.version };
       this.models.set(mv.name, entry);
     }
     entry.versions.set(mv.version, mv);
+    if (makeDefault) entry.defaultVersion = mv.version;
+    this.changed();
   }
 
   /** The named version, or the default one. */
@@ -136,7 +156,7 @@ export class Registry {
     if (!entry) throw new ServeError('ModelNotFound', `Model not found: ${name}`);
     const v = version ?? entry.defaultVersion;
     const mv = entry.versions.get(v);
-    if (!mv) throw new ServeError('ModelNotFound', `Model version ${v} not found for model ${name}`);
+    if (!mv) throw new ServeError('ModelNotFound', `Model version: ${v} does not exist for model: ${name}`);
     return mv;
   }
 
@@ -148,6 +168,19 @@ export class Registry {
 
   defaultVersionOf(name: string): string | undefined {
     return this.models.get(name)?.defaultVersion;
+  }
+
+  setDefault(name: string, version: string): void {
+    const mv = this.get(name, version);
+    this.models.get(name)!.defaultVersion = mv.version;
+    this.changed();
+  }
+
+  /** Sets a version's worker bounds; with `wait`, resolves once the new workers are ready. */
+  async scale(mv: ModelVersion, minWorkers: number, maxWorkers: number, wait: boolean): Promise<void> {
+    const scaling = mv.scale(minWorkers, maxWorkers, wait);
+    this.changed();
+    await scaling;
   }
 
   /** Default versions, sorted by name. */
@@ -164,8 +197,16 @@ export class Registry {
     return this.all().every((mv) => mv.healthy);
   }
 
+  /**
+   * Unregisters a version (the default when none is named). The default version cannot go while others remain
+   * (TorchServe's 403): set another default first.
+   */
   async unregister(name: string, version?: string): Promise<ModelVersion> {
     const mv = this.get(name, version);
+    const entry = this.models.get(name)!;
+    if (entry.defaultVersion === mv.version && entry.versions.size > 1) {
+      throw new ServeError('Forbidden', `Cannot remove default version ${mv.version} for model ${name}; set another default first`);
+    }
     await this.remove(mv);
     return mv;
   }
@@ -176,13 +217,24 @@ export class Registry {
       entry.versions.delete(mv.version);
       if (entry.versions.size === 0) this.models.delete(mv.name);
       else if (entry.defaultVersion === mv.version) entry.defaultVersion = [...entry.versions.keys()][0];
+      this.changed();
     }
     await mv.stop(this.opts.unregisterTimeoutMs);
     await this.opts.workDir.remove(mv.dir);
   }
 
-  /** Unloads everything (server stop). */
+  private changed(): void {
+    this.opts.onChange?.();
+  }
+
+  /** Unloads everything (server stop), without recording it in the snapshot. */
   async close(): Promise<void> {
-    await Promise.all(this.all().map((mv) => this.remove(mv)));
+    const onChange = this.opts.onChange;
+    this.opts.onChange = undefined;
+    try {
+      await Promise.all(this.all().map((mv) => this.remove(mv)));
+    } finally {
+      this.opts.onChange = onChange;
+    }
   }
 }

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { packArchive } from '../../src/archive/pack.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { createLogger } from '../../src/log.ts';
-import { startServer, type RunningServer } from '../../src/server.ts';
+import { startServer, type RunningServer, type StartOptions } from '../../src/server.ts';
 
 export const FIXTURE_HANDLERS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'handlers');
 
@@ -24,6 +24,8 @@ export interface ArchiveSpec {
   extra?: Record<string, string | Uint8Array>;
   /** model-config YAML text. */
   config?: string;
+  /** The archive's file name in the store (default `<name>.mar`), e.g. for two versions of one model. */
+  file?: string;
 }
 
 export class TestStore {
@@ -65,6 +67,10 @@ export class TestStore {
       exportPath: this.dir,
       force: true,
     });
+    if (spec.file) {
+      await fs.rename(out, path.join(this.dir, spec.file));
+      return spec.file;
+    }
     return path.basename(out);
   }
 
@@ -78,6 +84,7 @@ export async function startTestServer(
   store: TestStore,
   models: string[],
   props: Record<string, string> = {},
+  options: Omit<StartOptions, 'log'> = {},
 ): Promise<RunningServer> {
   const config = loadConfig({
     cli: {
@@ -93,6 +100,6 @@ export async function startTestServer(
     warn: () => {},
   });
   const log = createLogger(process.env.MS_TEST_LOG ?? 'silent');
-  const server = await startServer(config, { log });
+  const server = await startServer(config, { log, ...options });
   return server;
 }
