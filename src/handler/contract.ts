@@ -84,6 +84,11 @@ export interface HandlerContext {
 }
 
 export interface Handler {
+  /**
+   * Open Inference Protocol v2 requests skip the hooks and run the model on their tensors, unless this is true:
+   * then each v2 request reaches the handler with `data` = the decoded v2 request (inputs as flat typed arrays).
+   */
+  acceptsV2Requests?: boolean;
   initialize?(ctx: HandlerContext): Promise<void> | void;
   preprocess?(requests: RequestInput[], ctx: HandlerContext): Promise<Feeds> | Feeds;
   inference?(feeds: Feeds, ctx: HandlerContext): Promise<Outputs> | Outputs;

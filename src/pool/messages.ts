@@ -38,6 +38,26 @@ export interface WireRequest {
   headers: Record<string, string>;
   query: Record<string, string>;
   contentType: string;
+  /** An Open Inference Protocol v2 request: its tensors (then `data` is the request JSON without tensor data). */
+  v2?: WireV2Request;
+}
+
+/** One tensor of a v2 request or response: row-major little-endian bytes in its own (transferred) buffer. */
+export interface WireTensor {
+  name: string;
+  /** onnxruntime's element type (`float32`, `string`, `bool`, `float16`, …). */
+  type: string;
+  /** The v2 datatype name (`FP32`, `BYTES`, …); set on request tensors. */
+  datatype?: string;
+  shape: number[];
+  /** Fixed-width elements as they lie in memory; `string` elements each as a 4-byte LE length + UTF-8 bytes. */
+  data: Uint8Array;
+}
+
+export interface WireV2Request {
+  inputs: WireTensor[];
+  /** The outputs to fetch, in response order; null: every output of the model. */
+  outputs: string[] | null;
 }
 
 export interface BatchTask {
@@ -53,6 +73,8 @@ export type WireResponse =
       status?: number;
       contentType?: string;
       headers?: Record<string, string>;
+      /** The output tensors of a v2 request run on the model directly (`body` is then null). */
+      tensors?: WireTensor[];
     }
   | { ok: false; error: WireError };
 
@@ -94,4 +116,6 @@ export interface TensorInfo {
 export interface ModelIO {
   inputs: TensorInfo[];
   outputs: TensorInfo[];
+  /** The handler takes v2 requests itself (`acceptsV2Requests = true`): the API does not check them against the model. */
+  acceptsV2Requests?: boolean;
 }

@@ -13,6 +13,7 @@ import type { BatchResult, BatchTask, ModelIO, TensorInfo, WorkerEvent, WorkerIn
 import { WorkerContext } from './context.ts';
 import { loadHandler } from './load-handler.ts';
 import { runBatch } from './run-batch.ts';
+import { acceptsV2Requests, runV2Batch } from './tensors.ts';
 import { createSession } from './session.ts';
 import { toRequestInput } from './wire.ts';
 
@@ -58,7 +59,7 @@ async function load(): Promise<Loaded> {
     threadId,
     startTime: new Date().toISOString(),
     loadMs: performance.now() - started,
-    io: session ? modelIO(session) : null,
+    io: session ? { ...modelIO(session), ...(acceptsV2Requests(handler) ? { acceptsV2Requests: true } : {}) } : null,
   });
   return { handler, ctx };
 }
@@ -93,8 +94,9 @@ export default async function runTask(task: BatchTask): Promise<unknown> {
     };
     return result;
   }
-  const requests = task.requests.map(toRequestInput);
-  const outcome = await runBatch(loaded.handler, loaded.ctx, requests, label);
+  const outcome = task.requests[0]?.v2 // an Open Inference Protocol v2 batch (one batch key: all or none are)
+    ? await runV2Batch(loaded.handler, loaded.ctx, task.requests, label)
+    : await runBatch(loaded.handler, loaded.ctx, task.requests.map(toRequestInput), label);
   const result: BatchResult = { workerId, responses: outcome.responses, timings: outcome.timings };
   if (outcome.transfer.length === 0) return result;
   return move({ [transferableSymbol]: outcome.transfer, [valueSymbol]: result } as never);

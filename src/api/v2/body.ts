@@ -1,0 +1,40 @@
+/** Reading v1/v2 request bodies: raw bytes within max_request_size, and JSON with a 400 that says what is wrong. */
+import type { Context } from 'koa';
+import getRawBody from 'raw-body';
+import { ServeError } from '../../errors.ts';
+
+export async function readBody(ctx: Context, limit: number): Promise<Buffer> {
+  try {
+    return await getRawBody(ctx.req, { limit, length: ctx.request.length });
+  } catch (err) {
+    const e = err as { status?: number; type?: string; message?: string };
+    if (e.status === 413 || e.type === 'entity.too.large') {
+      throw new ServeError('PayloadTooLarge', `request body is larger than max_request_size (${limit} bytes)`);
+    }
+    throw new ServeError('BadRequest', `could not read the request body: ${e.message ?? String(err)}`);
+  }
+}
+
+/** Parses JSON text; `what` names it in the error. */
+export function parseJson(bytes: Uint8Array, what: string): unknown {
+  if (bytes.byteLength === 0) throw new ServeError('BadRequest', `${what} is empty`);
+  try {
+    return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch (err) {
+    throw new ServeError('BadRequest', `${what} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** A JSON body that may be absent (then undefined). */
+export async function readOptionalJson(ctx: Context, limit: number): Promise<unknown> {
+  const body = await readBody(ctx, limit);
+  return body.byteLength === 0 ? undefined : parseJson(body, 'the request body');
+}
+
+/** Refuses a body whose content type says it is not JSON (415). */
+export function requireJsonType(ctx: Context, alternative = ''): void {
+  const type = (ctx.request.type || '').toLowerCase();
+  if (type !== '' && type !== 'application/json' && !type.endsWith('+json') && type !== 'text/plain') {
+    throw new ServeError('UnsupportedMediaType', `content type "${type}" is not supported here: send application/json${alternative}`);
+  }
+}
