@@ -58,6 +58,10 @@ export interface ServerConfig {
   readonly metricTimeInterval: number; // seconds
   readonly disableTokenAuthorization?: boolean; // undefined when not set: the server picks its default
   readonly tokenExpirationMin: number;
+  /** Where the token key file is written (ours; TorchServe: always `./key_file.json`). Absolute. */
+  readonly keyFile: string;
+  /** Lets the management API run on a non-loopback address without tokens (ours; default false). */
+  readonly allowUnauthenticatedManagement: boolean;
   readonly decodeInputRequest: boolean;
   readonly limitMaxImagePixels: boolean;
   readonly models: ModelsConfig; // TorchServe's per-model `models` JSON; {} when not set
@@ -211,6 +215,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
     metricTimeInterval: get('metric_time_interval', positiveInt, 60),
     disableTokenAuthorization: get('disable_token_authorization', bool),
     tokenExpirationMin: get('token_expiration_min', positiveNumber, 60),
+    keyFile: pathOf('key_file') ?? path.resolve(cwd, 'key_file.json'),
+    allowUnauthenticatedManagement: get('allow_unauthenticated_management', bool, false),
     decodeInputRequest: get('decode_input_request', bool, true),
     limitMaxImagePixels: get('limit_max_image_pixels', bool, true),
     models: get('models', modelsJson, {}),
