@@ -57,7 +57,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 /** Converts one JSON leaf to the element type; `undefined` means it does not fit. */
 function convert(v: unknown, type: ElemType): number | bigint | undefined {
   if (type === 'bool') return v === true || v === 1 ? 1 : v === false || v === 0 ? 0 : undefined;
-  if (type === 'float32' || type === 'float64') return typeof v === 'number' && !Number.isNaN(v) ? v : undefined;
+  // JSON has no NaN or infinities; a number too large for a double (1e999) parses as Infinity: refuse it.
+  if (type === 'float32' || type === 'float64') return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
   if (type === 'int64') {
     let b: bigint | undefined;
     if (typeof v === 'bigint') b = v;
@@ -71,7 +72,7 @@ function convert(v: unknown, type: ElemType): number | bigint | undefined {
 
 function describe(v: unknown): string {
   if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 20 ? v.slice(0, 20) + '…' : v)}`;
-  if (typeof v === 'number' && Number.isNaN(v)) return 'NaN';
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
   if (Array.isArray(v)) return 'an array';
   return v === null ? 'null' : typeof v === 'object' ? 'an object' : String(v);
 }

@@ -10,15 +10,19 @@ import { createInferenceApp } from './api/inference-app.ts';
 import { createManagementApp } from './api/management-app.ts';
 import { createMetricsApp } from './api/metrics-app.ts';
 import { intraOpThreadsFor, type Address, type LoadModel, type ServerConfig } from './config/config.ts';
+import { DrainGate } from './drain.ts';
 import { createLogger, type Logger } from './log.ts';
 import { ServerMetrics } from './metrics/metrics.ts';
 import { urlResolver } from './archive/download.ts';
+import type { RestartPolicy } from './pool/model-pool.ts';
 import type { AutoscaleOptions } from './registry/autoscaler.ts';
 import type { ModelSettings } from './registry/model-version.ts';
 import { Registry } from './registry/registry.ts';
 import { SnapshotWriter, type ModelSnapshot } from './registry/snapshot.ts';
 import { everyArchive, loadModels, restoreSnapshot } from './registry/startup.ts';
 import { WorkDir } from './registry/workdir.ts';
+import { setUpSecurity } from './security/setup.ts';
+import { createListener, type TlsFiles } from './security/tls.ts';
 
 export interface RunningServer {
   readonly inferenceUrl: string;
@@ -38,6 +42,11 @@ export interface StartOptions {
   /** A snapshot to restore instead of `load_models`. */
   restore?: ModelSnapshot;
   autoscale?: AutoscaleOptions;
+  restart?: RestartPolicy;
+  /** How long a graceful stop waits for requests in flight (default: unregister_model_timeout). */
+  drainTimeoutMs?: number;
+  /** The clock token expiry reads, ms since the epoch (default Date.now). */
+  clock?: () => number;
 }
 
 /** Largest archive fetched by URL. */
@@ -56,8 +65,8 @@ function perModelSettings(config: ServerConfig, name: string, version: string): 
   return out;
 }
 
-async function listen(app: Koa, addr: Address): Promise<{ server: http.Server; url: string }> {
-  const server = http.createServer(app.callback());
+async function listen(app: Koa, addr: Address, gate: DrainGate, tls?: TlsFiles): Promise<{ server: http.Server; url: string }> {
+  const server = createListener(gate.wrap(app.callback()), addr, tls);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -71,6 +80,7 @@ async function listen(app: Koa, addr: Address): Promise<{ server: http.Server; u
   return { server, url: `${addr.scheme}://${host}:${port}` };
 }
 
+/** Stops accepting connections; idle keep-alive connections close now, busy ones after their response. */
 async function close(server: http.Server): Promise<void> {
   await new Promise<void>((resolve) => {
     server.close(() => resolve());
@@ -80,7 +90,12 @@ async function close(server: http.Server): Promise<void> {
 
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger();
-  const workDir = await WorkDir.create(opts.workDirParent);
+  // Refuses an open management API before anything is created; writes the key file when tokens are on.
+  const security = await setUpSecurity(config, { log, now: opts.clock });
+  const workDir = await WorkDir.create(opts.workDirParent).catch(async (err: unknown) => {
+    await security.close();
+    throw err;
+  });
   const metrics = new ServerMetrics({ warn: (msg, extra) => log.warn(extra, msg) });
   const registry = new Registry({
     modelStore: config.modelStore,
@@ -98,7 +113,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     unregisterTimeoutMs: config.unregisterModelTimeout * 1000,
     perModel: (name, version) => perModelSettings(config, name, version),
     autoscale: opts.autoscale,
+    restart: opts.restart,
     onWorkerProblem: (model, version, message) => log.warn({ model, version }, message),
+    onQueueFull: (model, version) => metrics.queueFull(model, version),
     onMetric: (name, version, m) => metrics.handlerMetric(name, version, m),
     onChange: () => {
       if (!starting) snapshots?.changed();
@@ -109,6 +126,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     ? new SnapshotWriter(opts.snapshotDir, registry, (err) => log.error({ error: err.message }, 'cannot write the snapshot'))
     : undefined;
   let starting = true;
+  const gate = new DrainGate();
   const servers: http.Server[] = [];
   try {
     const inference = await listen(
@@ -117,9 +135,14 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         metrics,
         log,
         maxRequestSize: config.maxRequestSize,
-        healthy: () => !starting && registry.healthy(),
+        maxResponseSize: config.maxResponseSize,
+        modelApi: config.enableModelApi,
+        healthy: () => !starting && !gate.stopping && registry.healthy(),
+        ...security.inference,
       }),
       config.inferenceAddress,
+      gate,
+      security.tls,
     );
     servers.push(inference.server);
     const resolveUrl = urlResolver((name) => registry.resolveInStore(name), {
@@ -127,11 +150,13 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       maxBytes: MAX_DOWNLOAD_BYTES,
     });
     const management = await listen(
-      createManagementApp({ registry, metrics, log, modelApi: config.enableModelApi, resolveUrl }),
+      createManagementApp({ registry, metrics, log, modelApi: config.enableModelApi, resolveUrl, ...security.management }),
       config.managementAddress,
+      gate,
+      security.tls,
     );
     servers.push(management.server);
-    const metricsListener = await listen(createMetricsApp({ metrics, log }), config.metricsAddress);
+    const metricsListener = await listen(security.corsFirst(createMetricsApp({ metrics, log })), config.metricsAddress, gate, security.tls);
     servers.push(metricsListener.server);
 
     if (opts.restore) {
@@ -153,10 +178,14 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       registry,
       stop: () =>
         (stopping ??= (async () => {
+          // Readiness goes false and new requests get 503 while the ones in flight finish (bounded).
+          await gate.drain(opts.drainTimeoutMs ?? config.unregisterModelTimeout * 1000);
+          for (const s of servers) s.closeAllConnections();
           await Promise.all(servers.map(close));
           await snapshots?.flush();
           await registry.close();
           await workDir.destroy();
+          await security.close();
           log.info('modelserver stopped');
         })()),
     };
@@ -164,6 +193,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     await Promise.all(servers.map((s) => close(s)));
     await registry.close();
     await workDir.destroy();
+    await security.close();
     throw err;
   }
 }

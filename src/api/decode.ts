@@ -1,7 +1,8 @@
 /**
  * Request decoding for the inference API: multipart and form bodies (koa-body/formidable, files kept in
  * memory), JSON, text, or raw bytes, into the WireRequest a worker receives. The size limit is enforced while
- * reading, so an oversize body is refused with 413 before it is read in full.
+ * reading, so an oversize body is refused with 413 before it is read in full. Request bytes are put in shared
+ * memory (one copy, where Buffer.concat would make one anyway) so workers read them in place.
  */
 import { Writable } from 'node:stream';
 import type { Context } from 'koa';
@@ -10,7 +11,7 @@ import getRawBody from 'raw-body';
 import type formidable from 'formidable';
 import { ServeError } from '../errors.ts';
 import type { WireRequest, WireValue } from '../pool/messages.ts';
-import { transferable } from '../pool/transfer.ts';
+import { shared } from '../pool/transfer.ts';
 
 export interface Decoded {
   request: WireRequest;
@@ -100,7 +101,7 @@ export async function decodeRequest(
     const files = (ctx.request.files ?? {}) as Record<string, formidable.File | formidable.File[]>;
     for (const [k, f] of Object.entries(files)) {
       const file = Array.isArray(f) ? f[0] : f;
-      fields[k] = transferable(form.bytesOf(file), transfer);
+      fields[k] = shared(form.bytesOf(file));
       types[k] = file.mimetype ?? 'application/octet-stream';
     }
     const key = 'data' in fields ? 'data' : 'body' in fields ? 'body' : Object.keys(files)[0] ?? Object.keys(fields)[0];
@@ -127,7 +128,7 @@ export async function decodeRequest(
   } else if (type.startsWith('text/')) {
     data = raw.toString('utf8');
   } else {
-    data = transferable(raw, transfer);
+    data = shared(raw);
   }
   return { request: { ...base, data, body: data, fields: {}, contentType: type }, transfer };
 }

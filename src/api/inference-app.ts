@@ -1,6 +1,6 @@
 /** The inference API: /ping and /predictions, a thin adapter over the registry's data plane. */
 import { performance } from 'node:perf_hooks';
-import Koa, { type Context } from 'koa';
+import Koa, { type Context, type Middleware } from 'koa';
 import Router from '@koa/router';
 import type { Logger } from '../log.ts';
 import type { ServerMetrics } from '../metrics/metrics.ts';
@@ -10,14 +10,22 @@ import { decodeRequest, makeFormParser } from './decode.ts';
 import { errorMiddleware } from './errors.ts';
 import { requestIdMiddleware } from './request-id.ts';
 import { sendWireResponse } from './respond.ts';
+import { kserveV1 } from './v1/routes.ts';
+import { openInferenceV2 } from './v2/routes.ts';
 
 export interface InferenceDeps {
   registry: Registry;
   metrics: ServerMetrics;
   log: Logger;
   maxRequestSize: number;
+  maxResponseSize?: number;
+  /** Register/unregister allowed (enable_model_api): gates the v2 repository's load and unload. */
+  modelApi?: boolean;
   /** Healthy: start-up finished and every model has its minimum of ready workers. */
   healthy: () => boolean;
+  /** Security (src/api/cors.ts, src/api/auth.ts): CORS when configured, then the token check when tokens are on. */
+  cors?: Middleware;
+  auth?: Middleware;
 }
 
 export function createInferenceApp(deps: InferenceDeps): Koa {
@@ -39,7 +47,7 @@ export function createInferenceApp(deps: InferenceDeps): Koa {
     deps.metrics.received(mv.name, version);
     const { request, transfer } = await decodeRequest(ctx, ctx.state.requestId as string, form, deps.maxRequestSize);
     const outcome = await mv.infer(request, transfer);
-    sendWireResponse(ctx, outcome.response);
+    sendWireResponse(ctx, outcome.response, deps.maxResponseSize);
     ctx.state.model.batchSize = outcome.batchSize;
     deps.metrics.served({ model: mv.name, version: mv.version, requestedVersion: version, totalMs: performance.now() - started, outcome });
   };
@@ -54,8 +62,12 @@ export function createInferenceApp(deps: InferenceDeps): Koa {
     deps.metrics.response(ctx.status);
   });
   app.use(requestIdMiddleware);
+  if (deps.cors) app.use(deps.cors);
+  if (deps.auth) app.use(deps.auth);
   app.use(errorMiddleware((msg, extra) => deps.log.error(extra, msg)));
+  app.use(kserveV1(deps)); // /v1/...: KServe v1, errors as {"error": …}
+  app.use(openInferenceV2(deps)); // /v2/...: Open Inference Protocol v2, errors as {"error": …}
   app.use(router.routes());
-  app.use(router.allowedMethods());
+  app.use(router.allowedMethods({ throw: true }));
   return app;
 }

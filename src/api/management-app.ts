@@ -1,5 +1,5 @@
 /** The management API with TorchServe's endpoints, parameters, status codes and bodies. */
-import Koa, { type Context } from 'koa';
+import Koa, { type Context, type Middleware } from 'koa';
 import Router from '@koa/router';
 import { ServeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -20,6 +20,11 @@ export interface ManagementDeps {
   modelApi: boolean;
   /** Turns a `url` parameter into a model-store archive name (checks allowed_urls, downloads when allowed). */
   resolveUrl: (url: string) => Promise<string>;
+  /** Security (src/api/cors.ts, src/api/auth.ts): CORS when configured, then the token check when tokens are on. */
+  cors?: Middleware;
+  auth?: Middleware;
+  /** TorchServe's `GET /token?type=…` (src/api/auth.ts `tokenRoute`). */
+  tokenApi?: Middleware;
 }
 
 const status = (ctx: Context, code: number, text: string) => {
@@ -117,14 +122,18 @@ export function createManagementApp(deps: ManagementDeps): Koa {
     status(ctx, 200, `Default version successfully updated for model "${name}" to "${version}"`);
   });
 
+  if (deps.tokenApi) router.get('/token', deps.tokenApi);
+
   app.use(accessLog(deps.log));
   app.use(async (ctx, next) => {
     await next();
     deps.metrics.response(ctx.status);
   });
   app.use(requestIdMiddleware);
+  if (deps.cors) app.use(deps.cors);
+  if (deps.auth) app.use(deps.auth);
   app.use(errorMiddleware((msg, extra) => deps.log.error(extra, msg)));
   app.use(router.routes());
-  app.use(router.allowedMethods());
+  app.use(router.allowedMethods({ throw: true }));
   return app;
 }

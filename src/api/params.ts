@@ -8,6 +8,9 @@ export type Params = Record<string, string>;
 /** Query parameters merged with a JSON object body (query wins, as TorchServe reads the query first). */
 export async function readParams(ctx: Context): Promise<Params> {
   const out: Params = {};
+  if (ctx.request.length && !/json|urlencoded/.test(ctx.request.type)) {
+    throw new ServeError('UnsupportedMediaType', `unsupported content type "${ctx.request.type}": send parameters in the query string or as a JSON object`);
+  }
   if (ctx.request.length && /json/.test(ctx.request.type)) {
     let body: unknown;
     try {
@@ -19,6 +22,10 @@ export async function readParams(ctx: Context): Promise<Params> {
       throw new ServeError('BadRequest', 'the JSON body must be an object of parameters');
     }
     for (const [k, v] of Object.entries(body)) if (v !== null && v !== undefined) out[k] = String(v);
+  }
+  if (ctx.request.length && /urlencoded/.test(ctx.request.type)) {
+    const text = (await getRawBody(ctx.req, { limit: 1024 * 1024, length: ctx.request.length })).toString('utf8');
+    for (const [k, v] of new URLSearchParams(text)) out[k] = v;
   }
   for (const [k, v] of Object.entries(ctx.query)) if (v !== undefined) out[k] = Array.isArray(v) ? v[0] : v;
   return out;

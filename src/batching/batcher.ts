@@ -16,6 +16,8 @@ export interface BatcherOptions {
   dispatch: (task: BatchTask, transfer: ArrayBuffer[]) => Promise<BatchResult>;
   /** Names the model in error messages. */
   label: string;
+  /** Called for each request refused because the queue was full. */
+  onQueueFull?: () => void;
 }
 
 export interface JobOutcome {
@@ -58,6 +60,7 @@ export class Batcher {
   /** Queues one request; `key` groups requests that may share a batch (e.g. a tensor shape). */
   submit(request: WireRequest, transfer: ArrayBuffer[], key = ''): Promise<JobOutcome> {
     if (this.queue.length >= this.opts.queueSize) {
+      this.opts.onQueueFull?.();
       return Promise.reject(
         new ServeError('ServiceUnavailable', `${this.opts.label}: the job queue is full (${this.opts.queueSize} requests)`),
       );
@@ -126,8 +129,10 @@ export class Batcher {
           });
         },
         (err: unknown) => {
-          const message = err instanceof Error ? err.message : String(err);
-          const error = new ServeError('InternalServerError', `${this.opts.label}: worker died: ${message}`);
+          const error =
+            err instanceof ServeError
+              ? err
+              : new ServeError('InternalServerError', `${this.opts.label}: ${err instanceof Error ? err.message : String(err)}`);
           for (const job of batch) job.reject(error);
         },
       )

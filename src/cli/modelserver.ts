@@ -117,13 +117,13 @@ async function background(opts: Options, argv: string[]): Promise<number> {
     const found = readPidFile(opts.pidFile);
     const info = found && found.pid === child.pid && found.inference ? found : undefined;
     if (info) {
+      // The server writes its addresses once it has started; /ping is asked for the message only (an https
+      // listener with a self-signed certificate may not answer a plain fetch).
       const res = await fetch(`${info.inference}/ping`).catch(() => undefined);
-      if (res) {
-        const body = await res.text();
-        child.unref();
-        process.stdout.write(`modelserver started (pid ${child.pid}): inference ${info.inference}, management ${info.management}, metrics ${info.metrics}; /ping: ${body.trim()}\n`);
-        return 0;
-      }
+      const ping = res ? `; /ping: ${(await res.text()).trim()}` : '';
+      child.unref();
+      process.stdout.write(`modelserver started (pid ${child.pid}): inference ${info.inference}, management ${info.management}, metrics ${info.metrics}${ping}\n`);
+      return 0;
     }
     if (exited !== null) {
       const tail = fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n');

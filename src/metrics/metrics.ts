@@ -4,7 +4,7 @@
  * custom metrics (custom.ts). The API apps and the composition root record through this facade only.
  */
 import os from 'node:os';
-import { Registry } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
 import type { BatchTimings, CustomMetric } from '../pool/messages.ts';
 import { CustomMetrics, type Warn } from './custom.ts';
 import { registerHostMetrics } from './host.ts';
@@ -41,6 +41,7 @@ export class ServerMetrics {
   private readonly ts: TorchServeMetrics;
   private readonly models: ModelMetrics;
   private readonly custom: CustomMetrics;
+  private readonly queueFullTotal: Counter<'model_name' | 'model_version'>;
   /** Every request of a batch shares its timings object: record each batch once. */
   private readonly seenBatches = new WeakSet<BatchTimings>();
 
@@ -51,6 +52,17 @@ export class ServerMetrics {
     this.models = new ModelMetrics(this.registry, source);
     registerHostMetrics(this.registry, this.hostname, opts.diskPath);
     this.custom = new CustomMetrics(this.registry, opts.warn ?? (() => {}));
+    this.queueFullTotal = new Counter({
+      name: 'modelserver_queue_full_total',
+      help: 'Requests refused with 503 because the model version\'s job queue was full',
+      labelNames: ['model_name', 'model_version'] as const,
+      registers: [this.registry],
+    });
+  }
+
+  /** A request was refused because the model version's queue was full (job_queue_size). */
+  queueFull(model: string, version: string): void {
+    this.queueFullTotal.inc({ model_name: model, model_version: version });
   }
 
   /** The models whose queue depth, ready workers and worker load times are read at scrape time. */

@@ -15,12 +15,32 @@ import type { BatchResult, BatchTask, CustomMetric, ModelIO, WorkerEvent, Worker
 /** What a pool is told about its model; the pool fills in the plumbing fields of WorkerInit. */
 export type PoolModel = Omit<WorkerInit, 'channel' | 'idCounter' | 'builtinDir' | 'builtinExt'>;
 
-export interface PoolOptions {
+/** How a pool replaces dying workers (tests shorten these). */
+export interface RestartPolicy {
+  /** Deaths within `deathWindowMs` that make the pool give up (default 5 in 60 s). */
+  maxDeaths?: number;
+  deathWindowMs?: number;
+  /** Seconds before the n-th consecutive replacement (default Fibonacci 0, 1, 1, 2, 3, 5, … capped at 30). */
+  backoff?: (n: number) => number;
+}
+
+export interface PoolOptions extends RestartPolicy {
   model: PoolModel;
   workers: number;
   onMetric?: (m: CustomMetric) => void;
-  /** A worker died outside a task or failed to load after start (the pool replaces it). */
+  /** A worker died or failed to load after start (the pool replaces it). */
   onWorkerProblem?: (message: string) => void;
+  /** A worker became ready (queued work can start). */
+  onWorkerReady?: () => void;
+  /** Workers keep dying: the pool gave up (the model is to be marked FAILED). */
+  onFatal?: (reason: string) => void;
+}
+
+function fibonacciBackoff(n: number): number {
+  let a = 0;
+  let b = 1;
+  for (let i = 0; i < n; i++) [a, b] = [b, a + b];
+  return Math.min(a, 30);
 }
 
 export interface WorkerStatus {
@@ -35,6 +55,7 @@ interface Slot {
   piscina: Piscina;
   busy: boolean;
   draining: boolean;
+  dead?: boolean;
   status?: WorkerStatus;
 }
 
@@ -48,6 +69,11 @@ export class ModelPool {
   private readonly channel: BroadcastChannel;
   private readonly workerData: WorkerInit;
   private slots: Slot[] = [];
+  /** Workers wanted; replacements of dead workers may still be on their way. */
+  private target: number;
+  private deaths: number[] = [];
+  private consecutiveDeaths = 0;
+  private everReady = false;
   private failure?: ServeError;
   private waiters: Array<() => void> = [];
   private closed = false;
@@ -60,12 +86,13 @@ export class ModelPool {
     this.channel.unref();
     this.channel.onmessage = (ev) => this.onEvent((ev as unknown as { data: WorkerEvent }).data);
     this.workerData = { ...opts.model, channel: name, idCounter: new SharedArrayBuffer(4), builtinDir: BUILTIN_DIR, builtinExt: ext };
+    this.target = opts.workers;
     this.grow(opts.workers);
   }
 
-  /** Workers wanted (not retiring). */
+  /** Workers wanted (not retiring), including replacements on their way. */
   get size(): number {
-    return this.active().length;
+    return this.target;
   }
 
   get readyCount(): number {
@@ -78,7 +105,7 @@ export class ModelPool {
 
   /** Resolves once `count` workers (default: all wanted) have loaded; rejects with the reason if one cannot. */
   async ready(count = this.size): Promise<void> {
-    while (!this.failure && this.readyCount < Math.min(count, this.size)) {
+    while (!this.failure && this.readyCount < Math.min(count, this.target)) {
       if (this.closed) throw new ServeError('ServiceUnavailable', 'the model was unloaded while it was loading');
       await this.wait();
     }
@@ -93,6 +120,7 @@ export class ModelPool {
 
   /** Grows or shrinks to `n` workers. Retiring workers finish their batch first. */
   scaleTo(n: number): void {
+    this.target = n;
     const active = this.active();
     if (n > active.length) {
       this.grow(n - active.length);
@@ -107,22 +135,82 @@ export class ModelPool {
     this.wake();
   }
 
-  /** Runs one batch on an idle ready worker (waiting for one if the batcher raced a retirement). */
-  async run(task: BatchTask, transferList: ArrayBuffer[]): Promise<BatchResult> {
+  /**
+   * Runs one batch on an idle ready worker (waiting for one if the batcher raced a retirement). A batch that
+   * takes longer than `timeoutMs` fails with 504 and its worker is replaced. A batch whose worker dies is sent
+   * once to another worker when its bytes are still at hand (shared, not transferred), then fails with a 500
+   * that names the model and the cause.
+   */
+  async run(task: BatchTask, transferList: ArrayBuffer[], timeoutMs = 0): Promise<BatchResult> {
+    const label = `model "${this.opts.model.modelName}" version ${this.opts.model.modelVersion}`;
+    for (let attempt = 0; ; attempt++) {
+      const slot = await this.acquire();
+      const abort = new AbortController();
+      const timer = timeoutMs > 0 ? setTimeout(() => abort.abort(), timeoutMs) : undefined;
+      try {
+        return (await slot.piscina.run(task, { transferList, signal: abort.signal })) as BatchResult;
+      } catch (err) {
+        if (abort.signal.aborted) {
+          this.replace(slot, `did not respond within ${timeoutMs / 1000} s`, false);
+          throw new ServeError('ResponseTimeout', `${label} did not respond within ${timeoutMs / 1000} s`);
+        }
+        const cause = (err as Error)?.message ?? String(err);
+        this.replace(slot, cause, true);
+        const retriable = transferList.length === 0 && attempt === 0 && !this.closed && !this.failure;
+        if (!retriable) throw new ServeError('InternalServerError', `${label}: worker died: ${cause}`);
+      } finally {
+        clearTimeout(timer);
+        slot.busy = false;
+        if (slot.draining && !slot.dead) void this.retire(slot);
+        this.wake();
+      }
+    }
+  }
+
+  private async acquire(): Promise<Slot> {
     let slot = this.idleSlot();
     while (!slot) {
       if (this.closed) throw new ServeError('ServiceUnavailable', `model "${this.opts.model.modelName}" was unloaded`);
+      if (this.failure) throw this.failure;
       await this.wait();
       slot = this.idleSlot();
     }
     slot.busy = true;
-    try {
-      return (await slot.piscina.run(task, { transferList })) as BatchResult;
-    } finally {
-      slot.busy = false;
-      if (slot.draining) void this.retire(slot);
-      this.wake();
+    return slot;
+  }
+
+  /**
+   * Drops a worker that died (or hung) and starts a replacement, after a backoff when workers keep dying; too
+   * many deaths in a short time and the pool gives up (onFatal) instead of looping.
+   */
+  private replace(slot: Slot, cause: string, died: boolean): void {
+    if (slot.dead) return;
+    slot.dead = true;
+    slot.status = undefined;
+    this.slots = this.slots.filter((s) => s !== slot);
+    void slot.piscina.destroy().catch(() => {});
+    if (this.closed) return;
+    const label = `a worker of model "${this.opts.model.modelName}" version ${this.opts.model.modelVersion}`;
+    this.opts.onWorkerProblem?.(`${label} ${died ? 'died' : 'was replaced'}: ${cause}`);
+    let delay = 0;
+    if (died) {
+      const now = Date.now();
+      this.deaths = this.deaths.filter((t) => now - t < (this.opts.deathWindowMs ?? 60_000));
+      this.deaths.push(now);
+      if (this.deaths.length >= (this.opts.maxDeaths ?? 5)) {
+        const reason = `workers died ${this.deaths.length} times within ${(this.opts.deathWindowMs ?? 60_000) / 1000} s; last cause: ${cause}`;
+        this.failure ??= new ServeError('ServiceUnavailable', `model "${this.opts.model.modelName}" failed: ${reason}`);
+        this.opts.onFatal?.(reason);
+        this.wake();
+        return;
+      }
+      delay = (this.opts.backoff ?? fibonacciBackoff)(this.consecutiveDeaths++) * 1000;
     }
+    const timer = setTimeout(() => {
+      if (!this.closed && !this.failure && this.active().length < this.target) this.grow(1);
+    }, delay);
+    timer.unref();
+    this.wake();
   }
 
   async close(): Promise<void> {
@@ -156,10 +244,6 @@ export class ModelPool {
       });
       const slot: Slot = { piscina, busy: false, draining: false };
       piscina.on('error', (err: unknown) => this.onWorkerError(slot, err));
-      piscina.on('workerDestroy', () => {
-        slot.status = undefined;
-        this.wake();
-      });
       this.slots.push(slot);
     }
   }
@@ -183,23 +267,28 @@ export class ModelPool {
     if (!slot) return; // a worker already retired
     if (e.type === 'ready') {
       this.io ??= e.io;
+      this.consecutiveDeaths = 0;
+      this.everReady = true;
       slot.status = { id: e.workerId, threadId: e.threadId, startTime: e.startTime, loadMs: e.loadMs, status: 'READY' };
+      this.opts.onWorkerReady?.();
     } else {
       slot.status = { id: e.workerId, threadId: e.threadId, startTime: '', loadMs: 0, status: 'FAILED' };
       const err = ServeError.fromWire(e.error);
-      if (this.readyCount === 0) this.failure ??= err;
-      else this.opts.onWorkerProblem?.(err.message);
+      if (!this.everReady) this.failure ??= err;
+      else this.replace(slot, err.message, true);
     }
     this.wake();
   }
 
-  /** A worker died outside a task: before any worker is ready that fails the pool; later Piscina replaces it. */
+  /** A worker died outside a task: before any worker is ready that fails the pool; later it is replaced. */
   private onWorkerError(slot: Slot, err: unknown): void {
-    const message = `a worker of model "${this.opts.model.modelName}" died: ${(err as Error)?.message ?? err}`;
-    slot.status = undefined;
-    if (this.readyCount === 0) this.failure ??= new ServeError('InternalServerError', message);
-    else this.opts.onWorkerProblem?.(message);
-    this.wake();
+    const cause = (err as Error)?.message ?? String(err);
+    if (!this.everReady && !this.failure) {
+      this.failure = new ServeError('InternalServerError', `a worker of model "${this.opts.model.modelName}" died while loading: ${cause}`);
+      this.wake();
+      return;
+    }
+    this.replace(slot, cause, true);
   }
 
   private wait(): Promise<void> {

@@ -16,3 +16,14 @@ export function transferable(view: Uint8Array, transfer: ArrayBuffer[]): Uint8Ar
   transfer.push(copy.buffer);
   return copy;
 }
+
+/**
+ * Copies request bytes into shared memory once: the worker reads them in place (nothing is copied across the
+ * thread boundary) and, unlike a transferred buffer, they are still there if the batch must be sent to another
+ * worker because the first one died.
+ */
+export function shared(view: Uint8Array): Uint8Array {
+  const out = new Uint8Array(new SharedArrayBuffer(view.byteLength));
+  out.set(view);
+  return out;
+}

@@ -3,7 +3,7 @@ import { Batcher, type JobOutcome } from '../batching/batcher.ts';
 import { ServeError } from '../errors.ts';
 import type { Manifest } from '../handler/contract.ts';
 import type { CustomMetric, ModelIO, WireRequest } from '../pool/messages.ts';
-import { ModelPool, type WorkerStatus } from '../pool/model-pool.ts';
+import { ModelPool, type RestartPolicy, type WorkerStatus } from '../pool/model-pool.ts';
 import { startAutoscaler, type AutoscaleOptions } from './autoscaler.ts';
 
 export type ModelState = 'LOADING' | 'READY' | 'FAILED' | 'UNLOADING';
@@ -35,7 +35,9 @@ export interface ModelVersionInit {
   loadedAtStartup: boolean;
   onMetric?: (m: CustomMetric) => void;
   onWorkerProblem?: (message: string) => void;
+  onQueueFull?: () => void;
   autoscale?: AutoscaleOptions;
+  restart?: RestartPolicy;
 }
 
 export class ModelVersion {
@@ -68,17 +70,21 @@ export class ModelVersion {
       batchSize: init.settings.batchSize,
       queueSize: init.settings.jobQueueSize,
       slots: () => (this.state === 'READY' || this.state === 'UNLOADING' ? (this.pool?.readyCount ?? 0) : 0),
-      dispatch: (task, transfer) => this.pool!.run(task, transfer),
+      dispatch: (task, transfer) => this.pool!.run(task, transfer, this.settings.responseTimeout * 1000),
       label: `model "${init.name}" version ${init.version}`,
+      onQueueFull: init.onQueueFull,
     });
   }
 
   /** Starts the workers; resolves when they are all ready, rejects (state FAILED) with the reason. */
   async start(): Promise<void> {
     this.pool = new ModelPool({
+      ...this.init.restart,
       workers: Math.max(this.settings.minWorkers, 0),
       onMetric: this.init.onMetric,
       onWorkerProblem: this.init.onWorkerProblem,
+      onFatal: (reason) => this.fail(reason),
+      onWorkerReady: () => this.batcher.pump(),
       model: {
         modelName: this.name,
         modelVersion: this.version,
@@ -102,6 +108,16 @@ export class ModelVersion {
       await this.pool.close().catch(() => {});
       throw err;
     }
+  }
+
+  /** Workers keep dying: FAILED with the reason, queued requests answered, workers freed. */
+  private fail(reason: string): void {
+    if (this.state === 'UNLOADING') return;
+    this.state = 'FAILED';
+    this.failure = reason;
+    this.autoscaler?.stop();
+    this.batcher.failQueued(new ServeError('ServiceUnavailable', `model "${this.name}" version ${this.version} failed: ${reason}`));
+    void this.pool?.close();
   }
 
   /** Workers wanted now (between minWorkers and maxWorkers). */
@@ -156,7 +172,7 @@ export class ModelVersion {
     if (this.state === 'UNLOADING') {
       return Promise.reject(new ServeError('ServiceUnavailable', `model "${this.name}" version ${this.version} is being unloaded`));
     }
-    if (this.readyWorkers === 0) {
+    if (this.workersWanted === 0) {
       return Promise.reject(
         new ServeError(
           'ServiceUnavailable',

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { unpackArchive } from '../archive/unpack.ts';
 import { ServeError } from '../errors.ts';
 import type { CustomMetric } from '../pool/messages.ts';
+import type { RestartPolicy } from '../pool/model-pool.ts';
 import type { AutoscaleOptions } from './autoscaler.ts';
 import { readModelConfig, settingsFromModelConfig } from './model-config.ts';
 import { ModelVersion, type ModelSettings } from './model-version.ts';
@@ -20,8 +21,10 @@ export interface RegistryOptions {
   threadsFor: (workers: number) => number;
   unregisterTimeoutMs: number;
   autoscale?: AutoscaleOptions;
+  restart?: RestartPolicy;
   onMetric?: (name: string, version: string, m: CustomMetric) => void;
   onWorkerProblem?: (name: string, version: string, message: string) => void;
+  onQueueFull?: (name: string, version: string) => void;
   /** Called after every change worth a snapshot (models, versions, default, workers, batch settings). */
   onChange?: () => void;
 }
@@ -97,8 +100,10 @@ export class Registry {
         settings,
         loadedAtStartup: req.loadedAtStartup ?? false,
         autoscale: this.opts.autoscale,
+        restart: this.opts.restart,
         onMetric: this.opts.onMetric && ((m) => this.opts.onMetric!(name, version, m)),
         onWorkerProblem: this.opts.onWorkerProblem && ((msg) => this.opts.onWorkerProblem!(name, version, msg)),
+        onQueueFull: this.opts.onQueueFull && (() => this.opts.onQueueFull!(name, version)),
       });
       this.add(mv, req.makeDefault === true);
     } catch (err) {

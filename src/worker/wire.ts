@@ -2,8 +2,15 @@
 import type { RequestInput } from '../handler/contract.ts';
 import type { WireRequest, WireValue } from '../pool/messages.ts';
 
+/**
+ * Bytes reach the handler as an ordinary Buffer. Request bytes arrive in shared memory (so a batch can be resent
+ * if a worker dies); onnxruntime refuses tensors over shared memory, so they are copied once here, in the
+ * worker, where a handler may build a tensor straight on them.
+ */
 function asBuffer(v: WireValue): unknown {
-  return v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v;
+  if (!(v instanceof Uint8Array)) return v;
+  if (v.buffer instanceof SharedArrayBuffer) return Buffer.from(v);
+  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 }
 
 export function toRequestInput(w: WireRequest): RequestInput {

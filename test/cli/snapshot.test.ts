@@ -14,6 +14,8 @@ async function startForeground(cwd: string, args: string[]): Promise<{ child: Ch
   const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'modelserver.js'), '--foreground', '--pid-file', pidFile, ...args], {
     cwd,
     stdio: ['ignore', 'ignore', 'pipe'],
+    // A SIGKILLed server cannot remove its scratch folder: keep it inside the test's folder.
+    env: { ...process.env, TMPDIR: cwd },
   });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));

@@ -1,0 +1,66 @@
+/**
+ * Graceful stop for the HTTP listeners: counts requests in flight; once draining, new requests get a 503 with
+ * `Connection: close` (except `/ping`, which the app answers Unhealthy), and `drained()` resolves when the
+ * requests that were in flight have been answered, or after a bounded time.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export class DrainGate {
+  private inFlight = 0;
+  private draining = false;
+  private waiters: Array<() => void> = [];
+
+  get stopping(): boolean {
+    return this.draining;
+  }
+
+  wrap(handler: Handler): Handler {
+    return (req, res) => {
+      if (this.draining && req.url !== '/ping') {
+        res.writeHead(503, {
+          'content-type': 'application/json',
+          connection: 'close',
+          'retry-after': '1',
+          'x-request-id': randomUUID(),
+        });
+        res.end(JSON.stringify({ code: 503, type: 'ServiceUnavailableException', message: 'the server is stopping' }));
+        return;
+      }
+      this.inFlight++;
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        this.inFlight--;
+        if (this.inFlight === 0) this.wake();
+      };
+      res.once('finish', finish);
+      res.once('close', finish);
+      if (this.draining) res.setHeader('connection', 'close');
+      handler(req, res);
+    };
+  }
+
+  /** Starts draining; resolves when nothing is in flight, or after `timeoutMs`. */
+  async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    if (this.inFlight === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((r) => this.waiters.push(r)),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+}
