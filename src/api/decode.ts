@@ -6,7 +6,6 @@
  */
 import { Writable } from 'node:stream';
 import type { Context } from 'koa';
-import { koaBody } from 'koa-body';
 import getRawBody from 'raw-body';
 import type formidable from 'formidable';
 import { ServeError } from '../errors.ts';
@@ -24,10 +23,23 @@ function isJson(type: string): boolean {
   return type === 'application/json' || type.endsWith('+json');
 }
 
-/** Builds a multipart/form parser whose files stay in memory (per-server, for its size limit). */
+/**
+ * Builds a multipart/form parser whose files stay in memory (per-server, for its size limit). koa-body (and the
+ * validation library it loads) is imported on the first form request, which keeps it off the start-up path.
+ */
 export function makeFormParser(maxRequestSize: number) {
+  let loaded: Promise<(ctx: Context, next: () => Promise<void>) => Promise<unknown>> | undefined;
+  const parser = (ctx: Context, next: () => Promise<void>) => {
+    loaded ??= import('koa-body').then(({ koaBody }) => makeKoaBody(koaBody, maxRequestSize, chunks) as never);
+    return loaded.then((mw) => mw(ctx, next));
+  };
   const chunks = new WeakMap<object, Buffer[]>();
-  const parser = koaBody({
+  const bytesOf = (file: formidable.File): Buffer => Buffer.concat(chunks.get(file) ?? []);
+  return { parser, bytesOf };
+}
+
+function makeKoaBody(koaBody: typeof import('koa-body').koaBody, maxRequestSize: number, chunks: WeakMap<object, Buffer[]>) {
+  return koaBody({
     multipart: true,
     urlencoded: true,
     json: false,
@@ -55,8 +67,6 @@ export function makeFormParser(maxRequestSize: number) {
       throw toServeError(err, maxRequestSize);
     },
   });
-  const bytesOf = (file: formidable.File): Buffer => Buffer.concat(chunks.get(file) ?? []);
-  return { parser, bytesOf };
 }
 
 function toServeError(err: unknown, limit: number): ServeError {

@@ -9,9 +9,6 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import { isServeError } from '../errors.ts';
-import { createLogger } from '../log.ts';
-import { readSnapshot } from '../registry/snapshot.ts';
-import { startServer } from '../server.ts';
 import { defaultPidFile, isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.ts';
 
 interface Options {
@@ -64,6 +61,12 @@ async function foreground(opts: Options): Promise<number> {
     throw new Error(`a modelserver is already running (pid ${running.pid}, pid file ${opts.pidFile}); stop it with --stop`);
   }
   writePidFile(opts.pidFile, { pid: process.pid });
+  // Loaded here, not at the top: `--start` and `--stop` only spawn or signal, and start faster without them.
+  const [{ createLogger }, { readSnapshot }, { startServer }] = await Promise.all([
+    import('../log.ts'),
+    import('../registry/snapshot.ts'),
+    import('../server.ts'),
+  ]);
   const log = createLogger();
   const snapshotDir = opts.ncs || !opts.configSnapshots ? undefined : path.resolve(opts.snapshotDir);
   // The last snapshot wins over load_models, so nothing registered is lost on restart; --models overrides it.
@@ -130,7 +133,7 @@ async function background(opts: Options, argv: string[]): Promise<number> {
       process.stderr.write(`error: the server exited with code ${exited} before answering:\n${tail}\n`);
       return 1;
     }
-    await sleep(50);
+    await sleep(20);
   }
   child.kill('SIGTERM');
   process.stderr.write(`error: the server did not answer within ${opts.startTimeout} s; see ${logFile}\n`);
@@ -145,7 +148,7 @@ async function stop(opts: Options): Promise<number> {
     return 0;
   }
   process.kill(info.pid, 'SIGTERM');
-  while (isAlive(info.pid)) await sleep(50);
+  while (isAlive(info.pid)) await sleep(20);
   fs.rmSync(opts.pidFile, { force: true });
   process.stdout.write(`modelserver stopped (pid ${info.pid})\n`);
   return 0;

@@ -35,11 +35,17 @@ export function removePidFile(file: string, pid = process.pid): void {
   if (readPidFile(file)?.pid === pid) fs.rmSync(file, { force: true });
 }
 
+/** True while the process runs. A zombie (exited, not yet reaped by its new parent) counts as gone. */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (not Linux): kill(0) is all we have
   }
 }
