@@ -79,13 +79,15 @@ function toServeError(err: unknown, limit: number): ServeError {
   return new ServeError('BadRequest', `malformed request body: ${e.message ?? String(err)}`);
 }
 
-function headersOf(ctx: Context): Record<string, string> {
+/** Request headers as plain strings (repeated ones joined). */
+export function headersOf(ctx: Context): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(ctx.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
   return out;
 }
 
-function queryOf(ctx: Context): Record<string, string> {
+/** Query parameters, the first value of each. */
+export function queryOf(ctx: Context): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(ctx.query)) if (v !== undefined) out[k] = Array.isArray(v) ? v[0] : v;
   return out;

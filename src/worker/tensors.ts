@@ -15,6 +15,7 @@ import type { WireRequest, WireResponse, WireTensor, WireV2Request } from '../po
 import type { WorkerContext } from './context.ts';
 import { runBatch, type BatchOutcome } from './run-batch.ts';
 import { toRequestInput } from './wire.ts';
+import { packBytes } from '../pool/bytes.ts';
 
 type Numeric = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | BigInt64Array | BigUint64Array | Float32Array | Float64Array;
 type ArrayCtor = { new (n: number): Numeric; new (b: ArrayBufferLike, o: number, n: number): Numeric; BYTES_PER_ELEMENT: number };
@@ -148,7 +149,7 @@ function slice(name: string, t: ort.Tensor, start: number, rows: number | null, 
   const count = rows === null ? t.size : rows * per;
   let bytes: Uint8Array;
   if (t.type === 'string') {
-    bytes = pack((t.data as string[]).slice(from, from + count).map((s) => Buffer.from(s, 'utf8')));
+    bytes = packBytes((t.data as string[]).slice(from, from + count).map((s) => Buffer.from(s, 'utf8')));
   } else {
     const d = t.data as Numeric;
     const size = d.BYTES_PER_ELEMENT;
@@ -158,17 +159,6 @@ function slice(name: string, t: ort.Tensor, start: number, rows: number | null, 
   return { name, type: t.type, shape, data: bytes };
 }
 
-function pack(elements: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(elements.reduce((n, e) => n + 4 + e.byteLength, 0));
-  const view = new DataView(out.buffer);
-  let at = 0;
-  for (const e of elements) {
-    view.setUint32(at, e.byteLength, true);
-    out.set(e, at + 4);
-    at += 4 + e.byteLength;
-  }
-  return out;
-}
 
 function unpack(data: Uint8Array): Uint8Array[] {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);

@@ -1,15 +1,11 @@
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import type { RunningServer } from '../../src/server.ts';
-import { startTestServer, TestStore } from '../helpers/server.ts';
+import { describeModel as describe1, startTestServer, TestStore } from '../helpers/server.ts';
 
 async function post(server: RunningServer, model: string, query: string, body: Uint8Array | string = 'x', type = 'application/octet-stream') {
   const res = await fetch(`${server.inferenceUrl}/predictions/${model}?${query}`, { method: 'POST', body, headers: { 'content-type': type } });
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
-async function describe1(server: RunningServer, model: string): Promise<Record<string, any>> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  return ((await (await fetch(`${server.managementUrl}/models/${model}`)).json()) as Array<Record<string, unknown>>)[0];
 }
 
 describe('dynamic batching, queue limits and autoscaling', function () {

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packArchive } from '../../src/archive/pack.ts';
-import { loadConfig } from '../../src/config/config.ts';
+import { loadConfig, type ServerConfig } from '../../src/config/config.ts';
 import { createLogger } from '../../src/log.ts';
 import { startServer, type RunningServer, type StartOptions } from '../../src/server.ts';
 
@@ -79,14 +79,9 @@ export class TestStore {
   }
 }
 
-/** Starts a server on free loopback ports with the store's archives named in `models`. */
-export async function startTestServer(
-  store: TestStore,
-  models: string[],
-  props: Record<string, string> = {},
-  options: Omit<StartOptions, 'log'> = {},
-): Promise<RunningServer> {
-  const config = loadConfig({
+/** The config of a test server: free loopback ports (port 0), the store, one worker per model by default. */
+export function testConfig(store: TestStore, models: string[], props: Record<string, string> = {}): ServerConfig {
+  return loadConfig({
     cli: {
       inference_address: 'http://127.0.0.1:0',
       management_address: 'http://127.0.0.1:0',
@@ -99,7 +94,20 @@ export async function startTestServer(
     env: {},
     warn: () => {},
   });
+}
+
+/** Starts a server on free loopback ports with the store's archives named in `models`. */
+export async function startTestServer(
+  store: TestStore,
+  models: string[],
+  props: Record<string, string> = {},
+  options: Omit<StartOptions, 'log'> = {},
+): Promise<RunningServer> {
   const log = createLogger(process.env.MS_TEST_LOG ?? 'silent');
-  const server = await startServer(config, { log, ...options });
-  return server;
+  return startServer(testConfig(store, models, props), { log, ...options });
+}
+
+/** The management API's describe object for a model's default version. */
+export async function describeModel(server: RunningServer, model: string): Promise<Record<string, any>> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  return ((await (await fetch(`${server.managementUrl}/models/${model}`)).json()) as Array<Record<string, unknown>>)[0];
 }

@@ -1,10 +1,9 @@
 /**
  * Helpers for the metrics and log tests: a server whose log lines are captured, and /metrics parsing.
  */
-import { loadConfig } from '../../src/config/config.ts';
 import { createLogger } from '../../src/log.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
-import type { TestStore } from '../helpers/server.ts';
+import { testConfig, type TestStore } from '../helpers/server.ts';
 
 export interface CapturedServer {
   server: RunningServer;
@@ -14,19 +13,7 @@ export interface CapturedServer {
 
 /** Like startTestServer, with the server's log lines (at `level`) kept in memory. */
 export async function startCapturedServer(store: TestStore, models: string[], props: Record<string, string> = {}, level = 'info'): Promise<CapturedServer> {
-  const config = loadConfig({
-    cli: {
-      inference_address: 'http://127.0.0.1:0',
-      management_address: 'http://127.0.0.1:0',
-      metrics_address: 'http://127.0.0.1:0',
-      model_store: store.dir,
-      load_models: models.join(','),
-      default_workers_per_model: '1',
-      ...props,
-    },
-    env: {},
-    warn: () => {},
-  });
+  const config = testConfig(store, models, props);
   const raw: string[] = [];
   const log = createLogger(level, { write: (s: string) => void raw.push(s) });
   const server = await startServer(config, { log });

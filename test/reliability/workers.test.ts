@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { RunningServer } from '../../src/server.ts';
-import { startTestServer, TestStore } from '../helpers/server.ts';
+import { describeModel as describe1, startTestServer, TestStore } from '../helpers/server.ts';
 
 interface Res {
   status: number;
@@ -13,10 +13,6 @@ interface Res {
 async function predict(server: RunningServer, model: string, query: string): Promise<Res> {
   const res = await fetch(`${server.inferenceUrl}/predictions/${model}?${query}`, { method: 'POST', body: 'x' });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
-async function describe1(server: RunningServer, model: string): Promise<Record<string, any>> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  return ((await (await fetch(`${server.managementUrl}/models/${model}`)).json()) as Array<Record<string, unknown>>)[0];
 }
 
 async function until(check: () => Promise<boolean>, what: string): Promise<void> {

@@ -5,6 +5,9 @@
 import { ServeError } from '../../errors.ts';
 import { typedView, type DatatypeInfo } from './datatypes.ts';
 import { fromHalf, toHalf } from './fp16.ts';
+import { packBytes } from '../../pool/bytes.ts';
+
+export { packBytes };
 
 const bad = (message: string) => new ServeError('BadRequest', message);
 
@@ -124,18 +127,6 @@ function bytesOf(a: ArrayBufferView): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
-/** BYTES elements → 4-byte little-endian length + bytes each. */
-export function packBytes(elements: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(elements.reduce((n, e) => n + 4 + e.byteLength, 0));
-  const view = new DataView(out.buffer);
-  let at = 0;
-  for (const e of elements) {
-    view.setUint32(at, e.byteLength, true);
-    out.set(e, at + 4);
-    at += 4 + e.byteLength;
-  }
-  return out;
-}
 
 /** The elements of length-prefixed BYTES data; throws (with `label`) when the framing is broken. */
 export function unpackBytes(data: Uint8Array, label: string): Uint8Array[] {

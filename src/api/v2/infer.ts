@@ -16,6 +16,7 @@ import type { ServerMetrics } from '../../metrics/metrics.ts';
 import type { WireRequest, WireResponse, WireTensor } from '../../pool/messages.ts';
 import { transferable } from '../../pool/transfer.ts';
 import type { Registry } from '../../registry/registry.ts';
+import { headersOf, queryOf } from '../decode.ts';
 import { sendWireResponse } from '../respond.ts';
 import { HEADER_LENGTH, headerLength, rawRequest } from './binary.ts';
 import { parseJson, readBody, requireJsonType } from './body.ts';
@@ -35,18 +36,6 @@ export function checkResponseSize(size: number, max: number | undefined): void {
   if (max !== undefined && size > max) {
     throw new ServeError('InternalServerError', `the response of ${size} bytes is over max_response_size (${max} bytes)`);
   }
-}
-
-function headersOf(ctx: Context): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(ctx.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
-  return out;
-}
-
-function queryOf(ctx: Context): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(ctx.query)) if (v !== undefined) out[k] = Array.isArray(v) ? v[0] : v;
-  return out;
 }
 
 /** Body → parsed request: a raw body, a JSON header with binary data after it, or JSON only. */
