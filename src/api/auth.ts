@@ -4,7 +4,7 @@
  * `WWW-Authenticate: Bearer` (TorchServe answers 400), in the error shape of the path's protocol.
  *
  * Open without a token: `/ping`, `/v2/health/live` and `/v2/health/ready` (health probes; they tell nothing but
- * up or ready). Everything else, including unknown paths, needs the key of the app's API; on the management port
+ * up or ready), and the API descriptions, which the apps answer before this check (as TorchServe does). Everything else, including unknown paths, needs the key of the app's API; on the management port
  * `/token` needs the API key instead.
  */
 import type { Context, Middleware, Next } from 'koa';

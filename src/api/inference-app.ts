@@ -8,6 +8,8 @@ import type { Registry } from '../registry/registry.ts';
 import { accessLog } from './access-log.ts';
 import { decodeRequest, makeFormParser } from './decode.ts';
 import { errorMiddleware } from './errors.ts';
+import { inferenceDocument } from './openapi/inference.ts';
+import { apiDescription, modelDescription } from './openapi/serve.ts';
 import { requestIdMiddleware } from './request-id.ts';
 import { sendWireResponse } from './respond.ts';
 import { kserveV1 } from './v1/routes.ts';
@@ -54,6 +56,7 @@ export function createInferenceApp(deps: InferenceDeps): Koa {
   for (const path of ['/predictions/:model', '/predictions/:model/:version']) {
     router.post(path, predict);
     router.put(path, predict);
+    router.options(path, modelDescription(deps.registry)); // the model's own OpenAPI document (needs the token, as in TorchServe)
   }
 
   app.use(accessLog(deps.log));
@@ -63,6 +66,8 @@ export function createInferenceApp(deps: InferenceDeps): Koa {
   });
   app.use(requestIdMiddleware);
   if (deps.cors) app.use(deps.cors);
+  // OPTIONS / and GET /api-description: open, before the token check (TorchServe's description handler precedes its token handler).
+  app.use(apiDescription(inferenceDocument({ tokens: deps.auth !== undefined })));
   if (deps.auth) app.use(deps.auth);
   app.use(errorMiddleware((msg, extra) => deps.log.error(extra, msg)));
   app.use(kserveV1(deps)); // /v1/...: KServe v1, errors as {"error": …}

@@ -9,6 +9,8 @@ import type { Registry } from '../registry/registry.ts';
 import { accessLog } from './access-log.ts';
 import { describeVersion } from './describe.ts';
 import { errorMiddleware } from './errors.ts';
+import { managementDocument } from './openapi/management.ts';
+import { apiDescription } from './openapi/serve.ts';
 import { boolParam, intParam, readParams } from './params.ts';
 import { requestIdMiddleware } from './request-id.ts';
 
@@ -131,6 +133,8 @@ export function createManagementApp(deps: ManagementDeps): Koa {
   });
   app.use(requestIdMiddleware);
   if (deps.cors) app.use(deps.cors);
+  // OPTIONS / and GET /api-description: open, before the token check (TorchServe's description handler precedes its token handler).
+  app.use(apiDescription(managementDocument({ tokens: deps.auth !== undefined, tokenApi: deps.tokenApi !== undefined })));
   if (deps.auth) app.use(deps.auth);
   app.use(errorMiddleware((msg, extra) => deps.log.error(extra, msg)));
   app.use(router.routes());

@@ -24,18 +24,29 @@ export async function everyArchive(store: string): Promise<StartupModel[]> {
   return out;
 }
 
-/** Loads models side by side; one that fails is logged and left out, as TorchServe does. */
+/**
+ * Loads models side by side; one that fails is logged and left out, as TorchServe does. When several versions of
+ * one model are listed, the first listed that loaded is the default, whatever order they finished loading in.
+ */
 export async function loadModels(registry: Registry, models: StartupModel[], log: Logger): Promise<void> {
-  await Promise.all(
+  const loaded = await Promise.all(
     models.map(async (m) => {
       try {
         const mv = await registry.register({ url: m.url, modelName: m.name, loadedAtStartup: true });
         log.info({ model: mv.name, version: mv.version, workers: mv.readyWorkers }, 'model loaded');
+        return mv;
       } catch (err) {
         log.error({ url: m.url, error: (err as Error).message }, 'model failed to load at start-up');
+        return undefined;
       }
     }),
   );
+  const seen = new Set<string>();
+  for (const mv of loaded) {
+    if (!mv || seen.has(mv.name)) continue;
+    seen.add(mv.name);
+    registry.setDefault(mv.name, mv.version);
+  }
 }
 
 /** Registers every version of the snapshot with its settings, then restores the default versions. */

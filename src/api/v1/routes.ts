@@ -105,5 +105,6 @@ export function kserveV1(deps: OipDeps): Middleware {
   });
 
   const owns = (p: string) => p === '/v1' || p.startsWith('/v1/');
-  return protocolMiddleware(router, owns, (msg, extra) => deps.log.error(extra, msg));
+  // Carries its router so that src/api/routes.ts (routesOf) lists these routes with the app's others.
+  return Object.assign(protocolMiddleware(router, owns, (msg, extra) => deps.log.error(extra, msg)), { router });
 }

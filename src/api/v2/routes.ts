@@ -100,5 +100,6 @@ export function openInferenceV2(deps: OipDeps): Middleware {
   });
 
   const owns = (p: string) => p === '/v2' || p.startsWith('/v2/');
-  return protocolMiddleware(router, owns, (msg, extra) => deps.log.error(extra, msg));
+  // Carries its router so that src/api/routes.ts (routesOf) lists these routes with the app's others.
+  return Object.assign(protocolMiddleware(router, owns, (msg, extra) => deps.log.error(extra, msg)), { router });
 }
