@@ -86,12 +86,19 @@ async function foreground(opts: Options): Promise<number> {
     metrics: server.metricsUrl,
   });
   await new Promise<void>((resolve) => {
+    let signals = 0;
     const onSignal = (sig: NodeJS.Signals) => {
-      log.info({ signal: sig }, 'stopping: letting in-flight requests finish');
-      resolve();
+      if (signals++ === 0) {
+        log.info({ signal: sig }, 'stopping: letting in-flight requests finish (a second signal stops at once)');
+        resolve();
+        return;
+      }
+      log.warn({ signal: sig }, 'stopping at once');
+      removePidFile(opts.pidFile);
+      process.exit(1);
     };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
   });
   await server.stop();
   removePidFile(opts.pidFile);

@@ -4,7 +4,7 @@
  * custom metrics (custom.ts). The API apps and the composition root record through this facade only.
  */
 import os from 'node:os';
-import { Counter, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
 import type { BatchTimings, CustomMetric } from '../pool/messages.ts';
 import { CustomMetrics, type Warn } from './custom.ts';
 import { registerHostMetrics } from './host.ts';
@@ -51,6 +51,8 @@ export class ServerMetrics {
     this.ts = new TorchServeMetrics(this.registry, this.hostname, source);
     this.models = new ModelMetrics(this.registry, source);
     registerHostMetrics(this.registry, this.hostname, opts.diskPath);
+    // Node's own: heap, RSS, event-loop lag, GC, open handles (process_*, nodejs_*).
+    collectDefaultMetrics({ register: this.registry });
     this.custom = new CustomMetrics(this.registry, opts.warn ?? (() => {}));
     this.queueFullTotal = new Counter({
       name: 'modelserver_queue_full_total',
