@@ -146,3 +146,84 @@ export function twoInputs(): Uint8Array {
     node: [node('Add', ['a', 'b'], ['sum']), node('Mul', ['a', 'b'], ['prod'])],
   });
 }
+
+function intsAttr(name: string, ints: number[]): onnxProto.onnx.IAttributeProto {
+  return { name, type: onnx.AttributeProto.AttributeType.INTS, ints };
+}
+
+/** A float32 initializer stored as raw little-endian bytes (fast to encode for millions of weights). */
+function rawFloatInit(name: string, dims: readonly number[], values: Float32Array): onnxProto.onnx.ITensorProto {
+  return { name, dims: [...dims], dataType: FLOAT, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };
+}
+
+export interface Resnet18Options {
+  seed?: number;
+  classes?: number;
+}
+
+/**
+ * A ResNet-18-shaped CNN with random weights fixed by `seed` (about 11.7 M parameters with 1000 classes), for
+ * benchmarks: conv 7×7/2 64 → maxpool 3×3/2 → 4 stages of 2 basic blocks (64, 128, 256, 512 channels; stages 2-4
+ * start with stride 2 and a 1×1 projection shortcut) → GlobalAveragePool → Flatten → Gemm. BatchNorm is folded
+ * into each conv's bias, as an exporter would. Input `input` float32 [N,3,224,224], output `output` [N,classes].
+ */
+export function resnet18Shaped({ seed = 1, classes = 1000 }: Resnet18Options = {}): Uint8Array {
+  if (!(Number.isInteger(classes) && classes > 0)) throw new RangeError('classes must be a positive integer');
+  const rand = seededRandom(seed);
+  const initializer: onnxProto.onnx.ITensorProto[] = [];
+  const nodes: onnxProto.onnx.INodeProto[] = [];
+  // Uniform with variance 1/fanIn: activations stay of order one through 17 convs and 8 residual adds.
+  const uniform = (n: number, fanIn: number) => {
+    const bound = Math.sqrt(3 / fanIn);
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = (rand() * 2 - 1) * bound;
+    return out;
+  };
+  const conv = (name: string, x: string, cin: number, cout: number, k: number, stride: number, relu: boolean): string => {
+    const fanIn = cin * k * k;
+    initializer.push(rawFloatInit(`${name}.w`, [cout, cin, k, k], uniform(cout * fanIn, fanIn)));
+    initializer.push(rawFloatInit(`${name}.b`, [cout], uniform(cout, 100 * fanIn)));
+    const pad = (k - 1) >> 1;
+    nodes.push(
+      node('Conv', [x, `${name}.w`, `${name}.b`], [`${name}.y`], [
+        intsAttr('kernel_shape', [k, k]),
+        intsAttr('strides', [stride, stride]),
+        intsAttr('pads', [pad, pad, pad, pad]),
+      ]),
+    );
+    if (!relu) return `${name}.y`;
+    nodes.push(node('Relu', [`${name}.y`], [`${name}.r`]));
+    return `${name}.r`;
+  };
+  const block = (name: string, x: string, cin: number, cout: number, stride: number): string => {
+    const a = conv(`${name}.conv1`, x, cin, cout, 3, stride, true);
+    const b = conv(`${name}.conv2`, a, cout, cout, 3, 1, false);
+    const shortcut = stride !== 1 || cin !== cout ? conv(`${name}.down`, x, cin, cout, 1, stride, false) : x;
+    nodes.push(node('Add', [b, shortcut], [`${name}.sum`]));
+    nodes.push(node('Relu', [`${name}.sum`], [`${name}.out`]));
+    return `${name}.out`;
+  };
+
+  let x = conv('conv1', 'input', 3, 64, 7, 2, true);
+  nodes.push(
+    node('MaxPool', [x], ['pool1'], [intsAttr('kernel_shape', [3, 3]), intsAttr('strides', [2, 2]), intsAttr('pads', [1, 1, 1, 1])]),
+  );
+  x = 'pool1';
+  let cin = 64;
+  [64, 128, 256, 512].forEach((cout, stage) => {
+    x = block(`layer${stage + 1}.0`, x, cin, cout, stage === 0 ? 1 : 2);
+    x = block(`layer${stage + 1}.1`, x, cout, cout, 1);
+    cin = cout;
+  });
+  nodes.push(node('GlobalAveragePool', [x], ['gap']));
+  nodes.push(node('Flatten', ['gap'], ['flat'], [intAttr('axis', 1)]));
+  initializer.push(rawFloatInit('fc.w', [classes, 512], uniform(classes * 512, 512)));
+  initializer.push(rawFloatInit('fc.b', [classes], uniform(classes, 512)));
+  nodes.push(node('Gemm', ['flat', 'fc.w', 'fc.b'], ['output'], [intAttr('transB', 1)]));
+  return model('resnet18_shaped', {
+    input: [valueInfo('input', ['N', 3, 224, 224])],
+    output: [valueInfo('output', ['N', classes])],
+    initializer,
+    node: nodes,
+  });
+}

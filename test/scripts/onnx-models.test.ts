@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import * as ort from 'onnxruntime-node';
-import { addOne, colorsClassifier, colorsLabels, mlp, seededRandom, twoInputs } from '../../scripts/lib/onnx-models.ts';
+import onnxProto from 'onnx-proto';
+import { addOne, colorsClassifier, colorsLabels, mlp, resnet18Shaped, seededRandom, twoInputs } from '../../scripts/lib/onnx-models.ts';
 
 const MEAN = [0.485, 0.456, 0.406];
 const STD = [0.229, 0.224, 0.225];
@@ -130,5 +131,28 @@ describe('scripts/lib/onnx-models', () => {
     const out = await s.run({ a, b });
     expect(Array.from(out.sum.data as Float32Array)).to.deep.equal([5, 7, 9]);
     expect(Array.from(out.prod.data as Float32Array)).to.deep.equal([4, 10, 18]);
+  });
+
+  describe('resnet18Shaped', () => {
+    it('is ResNet-18-sized (about 11.7 M parameters) with input [N,3,224,224] and output [N,classes]', async () => {
+      const bytes = resnet18Shaped({ seed: 1 });
+      const graph = onnxProto.onnx.ModelProto.decode(bytes).graph!;
+      const params = graph.initializer!.reduce((sum, t) => sum + (t.dims as number[]).reduce((a, d) => a * Number(d), 1), 0);
+      expect(params).to.be.within(11.6e6, 11.8e6);
+      expect(graph.node!.filter((n) => n.opType === 'Conv')).to.have.length(20);
+      const s = await open(bytes);
+      expect((s.inputMetadata[0] as { shape: unknown }).shape).to.deep.equal(['N', 3, 224, 224]);
+      expect((s.outputMetadata[0] as { shape: unknown }).shape).to.deep.equal(['N', 1000]);
+    });
+
+    it('maps a batch of 2 images to 2 rows of finite logits, the same for the same seed', async () => {
+      const x = new ort.Tensor('float32', Float32Array.from({ length: 2 * 3 * 224 * 224 }, (_, i) => Math.sin(i)), [2, 3, 224, 224]);
+      const s = await open(resnet18Shaped({ seed: 3, classes: 10 }));
+      const out = (await s.run({ input: x })).output;
+      expect(out.dims).to.deep.equal([2, 10]);
+      expect(Array.from(out.data as Float32Array).every(Number.isFinite)).to.equal(true);
+      expect(Buffer.from(resnet18Shaped({ seed: 3, classes: 10 })).equals(Buffer.from(resnet18Shaped({ seed: 3, classes: 10 })))).to.equal(true);
+      expect(() => resnet18Shaped({ classes: 0 })).to.throw(RangeError);
+    });
   });
 });

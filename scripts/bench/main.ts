@@ -1,0 +1,134 @@
+/**
+ * `npm run bench`: builds its models and archives in a temp folder, measures the ceilings (raw onnxruntime, the
+ * image path in worker threads, a bare Koa endpoint, a hand-written server) and the real server at concurrency
+ * 1, 8, 32 and 64, then memory per worker and start-up; prints the report and writes bench/results.json,
+ * bench/results.md and bench/chart.svg. BENCH_DURATION sets the seconds per load point (default 6); BENCH_KEEP=1
+ * keeps the temp folder (models, archives, server logs); BENCH_QUIET_WAIT caps the seconds spent waiting for
+ * other processes on the machine to go quiet before a measurement (default 120); BENCH_OUT writes the results to
+ * another folder (default bench/).
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { cores, imagePath, rawInference } from './ceilings.ts';
+import { quietest } from './cpu-share.ts';
+import { figure } from './figure.ts';
+import { buildFixtures, jpegRequests, jsonRequests, MLP_INPUTS, SERVED } from './fixtures.ts';
+import { BARE_KOA, HANDWRITTEN, ROOT, startBaseline, startModelServer, type Running } from './processes.ts';
+import { profileImagePath } from './profile.ts';
+import { machine, markdown, targets, writeResults, type Results, type ServerPoint, type Noted } from './report.ts';
+import { memoryPerWorker, startupTime } from './server-costs.ts';
+import { interleavedSweep } from './sweep.ts';
+
+const CONCURRENCY = [1, 8, 32, 64];
+const SECONDS = Number(process.env.BENCH_DURATION ?? 6);
+if (!(SECONDS > 0)) throw new Error(`BENCH_DURATION must be a positive number of seconds, not "${process.env.BENCH_DURATION}"`);
+const WARMUP = Math.min(2, Math.max(0.5, SECONDS / 4));
+const CEILING_SECONDS = Math.max(1, SECONDS / 3);
+const OUT = path.resolve(process.env.BENCH_OUT ?? path.join(ROOT, 'bench'));
+
+const say = (msg: string) => process.stderr.write(`${msg}\n`);
+
+const running = new Set<Running>();
+async function started<T extends Running>(p: Promise<T>): Promise<T> {
+  const r = await p;
+  running.add(r);
+  return r;
+}
+
+async function ceilings(f: Awaited<ReturnType<typeof buildFixtures>>, n: number): Promise<Results['ceilings']> {
+  say(`ceilings: raw onnxruntime-node (${n} intra-op threads), image path in workers, profile`);
+  const raw = async (file: string, rowSize: number, dims: number[]) => {
+    const out = [];
+    for (const batch of [1, 8, 32]) {
+      out.push(await quietest([], async () => (await rawInference(file, rowSize, dims, [batch], n, CEILING_SECONDS))[0], say));
+    }
+    say(`  raw ${path.basename(file)}: ${out.map((p) => `batch ${p.batch} ${p.itemsPerSec.toFixed(1)}/s`).join(', ')}`);
+    return out;
+  };
+  const rawMlp = await raw(f.mlpFile, MLP_INPUTS, [MLP_INPUTS]);
+  const rawCnn = await raw(f.cnnFile, 3 * 224 * 224, [3, 224, 224]);
+  const profile = await quietest([], () => profileImagePath(f.cnnFile, f.jpegs), say);
+  const imagePaths = [];
+  for (const [pipeline, batch] of [['hand-written', 1], ['server handler', 1], ['server handler', SERVED.cnn.batchSize]] as const) {
+    imagePaths.push(await quietest([], () => imagePath(pipeline, f.cnnFile, f.jpegs, batch, n, CEILING_SECONDS * 1.5), say));
+    say(`  image path, ${pipeline}, batch ${batch}: ${imagePaths.at(-1)!.imagesPerSec.toFixed(1)} img/s`);
+  }
+  return { rawMlp, rawCnn, imagePath: imagePaths, profile };
+}
+
+async function run(tmp: string): Promise<Results> {
+  const n = cores();
+  say(`building models and archives in ${tmp}`);
+  const f = await buildFixtures(tmp);
+  const ceiling = await ceilings(f, n);
+
+  say(`load: bare Koa, hand-written server (${n} workers × 1 thread), modelserver (${n} workers per model); ${SECONDS} s per point`);
+  const koa = await started(startBaseline(BARE_KOA));
+  const hand = await started(startBaseline(HANDWRITTEN, [f.cnnFile, String(n)]));
+  const server = await started(
+    startModelServer({ dir: path.join(tmp, 'server'), store: f.store, archives: ['mlp.mar', 'cnn.mar'], workers: n }),
+  );
+  const { points, batchSource } = await interleavedSweep(
+    [
+      { name: 'bare Koa', process: koa, requests: jsonRequests(f, '/') },
+      { name: 'server mlp', process: server, requests: jsonRequests(f, '/predictions/mlp'), model: { server, name: 'mlp' } },
+      { name: 'hand-written', process: hand, requests: jpegRequests(f, '/') },
+      { name: 'server cnn', process: server, requests: jpegRequests(f, '/predictions/cnn'), model: { server, name: 'cnn' } },
+    ],
+    { concurrency: CONCURRENCY, seconds: SECONDS, warmupSeconds: WARMUP, say },
+  );
+  await stopAll();
+
+  say('memory per worker: the CNN with 1, then 2 workers');
+  const memory = await memoryPerWorker(tmp, f.store, f.cnnFile, jpegRequests(f, '/predictions/cnn'), 2 * SERVED.cnn.batchSize, Math.max(2, SECONDS / 2));
+  say('start-up: modelserver --start with one archive until /ping answers Healthy');
+  const startup = {
+    mlp: await startupTime(tmp, f.store, 'mlp.mar', 3),
+    cnn: await startupTime(tmp, f.store, 'cnn.mar', 3),
+    cnnZipStore: await startupTime(tmp, f.storedStore, 'cnn.mar', 3),
+  };
+
+  const partial: Omit<Results, 'targets'> = {
+    machine: machine(),
+    settings: { secondsPerPoint: SECONDS, warmupSeconds: WARMUP, workers: n, served: SERVED, loadGenerator: 'autocannon, same machine, loopback' },
+    ceilings: ceiling,
+    load: {
+      serverMlp: points['server mlp'] as Noted<ServerPoint>[],
+      serverCnn: points['server cnn'] as Noted<ServerPoint>[],
+      handWrittenCnn: points['hand-written'],
+      bareKoa: points['bare Koa'],
+    },
+    batchSizeSource: batchSource,
+    memory,
+    startup,
+  };
+  return { ...partial, targets: targets(partial) };
+}
+
+async function stopAll(): Promise<void> {
+  const all = [...running];
+  running.clear();
+  await Promise.all(all.map((r) => r.stop().catch(() => {})));
+}
+
+async function main(): Promise<void> {
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'modelserver-bench-'));
+  const cleanup = async () => {
+    await stopAll();
+    if (process.env.BENCH_KEEP) say(`kept ${tmp}`);
+    else await fs.rm(tmp, { recursive: true, force: true });
+  };
+  const onSignal = () => void cleanup().then(() => process.exit(130));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const results = await run(tmp);
+    writeResults(OUT, results, figure(results, CONCURRENCY, SECONDS));
+    process.stdout.write(`\n${markdown(results)}\nwritten: ${path.relative(process.cwd(), OUT)}/results.json, results.md, chart.svg\n`);
+  } finally {
+    await cleanup();
+  }
+}
+
+await main();
