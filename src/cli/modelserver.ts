@@ -62,7 +62,7 @@ async function foreground(opts: Options): Promise<number> {
   }
   writePidFile(opts.pidFile, { pid: process.pid });
   // Loaded here, not at the top: `--start` and `--stop` only spawn or signal, and start faster without them.
-  const [{ createLogger }, { readSnapshot }, { startServer }] = await Promise.all([
+  const [{ createLogger, flushLogs }, { readSnapshot }, { startServer }] = await Promise.all([
     import('../log.ts'),
     import('../registry/snapshot.ts'),
     import('../server.ts'),
@@ -76,6 +76,7 @@ async function foreground(opts: Options): Promise<number> {
   try {
     server = await startServer(config, { log, snapshotDir, restore });
   } catch (err) {
+    flushLogs(log);
     removePidFile(opts.pidFile);
     throw err;
   }
@@ -94,6 +95,7 @@ async function foreground(opts: Options): Promise<number> {
         return;
       }
       log.warn({ signal: sig }, 'stopping at once');
+      flushLogs(log);
       removePidFile(opts.pidFile);
       process.exit(1);
     };
@@ -101,6 +103,7 @@ async function foreground(opts: Options): Promise<number> {
     process.on('SIGINT', onSignal);
   });
   await server.stop();
+  flushLogs(log);
   removePidFile(opts.pidFile);
   return 0;
 }
