@@ -214,3 +214,31 @@ describe('management API with enable_model_api=false', function () {
     expect((await call(server.managementUrl, 'PUT', '/models/echo?min_worker=1&synchronous=true')).status).to.equal(200);
   });
 });
+
+describe('settings precedence: config.properties < models={…} < archive YAML < API', function () {
+  let store: TestStore;
+  let server: RunningServer;
+  before(async () => {
+    store = await TestStore.create();
+    await store.add({ name: 'plain', handler: 'echo.js' });
+    await store.add({ name: 'yamled', handler: 'echo.js', config: 'batchSize: 6\n' });
+    server = await startTestServer(store, ['plain.mar', 'yamled.mar'], {
+      batch_size: '2',
+      max_batch_delay: '40',
+      models: JSON.stringify({ plain: { '1.0': { batchSize: 5, maxBatchDelay: 9 } }, yamled: { '1.0': { batchSize: 4, maxBatchDelay: 8 } } }),
+    });
+  });
+  after(async () => {
+    await server?.stop();
+    await store?.remove();
+  });
+
+  it('applies each layer over the one below', async () => {
+    const d = async (m: string) => ((await (await fetch(`${server.managementUrl}/models/${m}`)).json()) as Array<Record<string, unknown>>)[0];
+    expect(await d('plain')).to.include({ batchSize: 5, maxBatchDelay: 9 });
+    expect(await d('yamled')).to.include({ batchSize: 6, maxBatchDelay: 8 });
+    await fetch(`${server.managementUrl}/models/yamled`, { method: 'DELETE' });
+    await fetch(`${server.managementUrl}/models?url=yamled.mar&batch_size=7`, { method: 'POST' });
+    expect(await d('yamled')).to.include({ batchSize: 7, maxBatchDelay: 8 });
+  });
+});

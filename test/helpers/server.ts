@@ -11,6 +11,9 @@ import { loadConfig, type ServerConfig } from '../../src/config/config.ts';
 import { createLogger } from '../../src/log.ts';
 import { startServer, type RunningServer, type StartOptions } from '../../src/server.ts';
 
+// Handler logs from worker threads follow MS_LOG_LEVEL; keep test output to what matters.
+process.env.MS_LOG_LEVEL ??= process.env.MS_TEST_LOG ?? 'warn';
+
 export const FIXTURE_HANDLERS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'handlers');
 
 export interface ArchiveSpec {
