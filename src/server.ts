@@ -114,6 +114,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     perModel: (name, version) => perModelSettings(config, name, version),
     autoscale: opts.autoscale,
     restart: opts.restart,
+    maxHeapMb: config.workerMaxHeapMb || undefined,
     onWorkerProblem: (model, version, message) => log.warn({ model, version }, message),
     onQueueFull: (model, version) => metrics.queueFull(model, version),
     onMetric: (name, version, m) => metrics.handlerMetric(name, version, m),

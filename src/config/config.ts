@@ -33,6 +33,8 @@ export interface ServerConfig {
   readonly defaultWorkersPerModel: number;
   /** As configured; 0 = auto. Per model use `intraOpThreadsFor(workers, cpuCount, intraOpThreads)`. */
   readonly intraOpThreads: number;
+  /** Ours: each worker thread's V8 heap limit in MB (0 = Node's default); past it the worker dies, answered 507. */
+  readonly workerMaxHeapMb: number;
   readonly jobQueueSize: number;
   readonly maxRequestSize: number; // bytes
   readonly maxResponseSize: number; // bytes
@@ -198,6 +200,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
     cpuCount,
     defaultWorkersPerModel: workers > 0 ? workers : numberOfGpu > 0 ? numberOfGpu : autoWorkers(cpuCount),
     intraOpThreads: get('intra_op_threads', nonNegativeInt, 0),
+    workerMaxHeapMb: get('worker_max_heap_mb', nonNegativeInt, 0),
     jobQueueSize: get('job_queue_size', positiveInt, 100),
     maxRequestSize: get('max_request_size', positiveInt, 6553500),
     maxResponseSize: get('max_response_size', positiveInt, 6553500),

@@ -26,7 +26,7 @@ const USED = [
   'enable_metrics_api', 'metrics_mode', 'metric_time_interval', 'disable_token_authorization',
   'token_expiration_min', 'decode_input_request', 'limit_max_image_pixels', 'models', 'number_of_gpu',
   'cors_allowed_origin', 'cors_allowed_methods', 'cors_allowed_headers', 'private_key_file', 'certificate_file',
-  'key_file', 'allow_unauthenticated_management',
+  'key_file', 'allow_unauthenticated_management', 'worker_max_heap_mb',
 ] as const;
 
 const SILENT = [

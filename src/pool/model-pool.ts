@@ -26,6 +26,8 @@ export interface RestartPolicy {
 
 export interface PoolOptions extends RestartPolicy {
   model: PoolModel;
+  /** Each worker's V8 old-generation heap limit in MB (undefined: Node's default). */
+  maxHeapMb?: number;
   workers: number;
   onMetric?: (m: CustomMetric) => void;
   /** A worker died or failed to load after start (the pool replaces it). */
@@ -157,7 +159,10 @@ export class ModelPool {
         const cause = (err as Error)?.message ?? String(err);
         this.replace(slot, cause, true);
         const retriable = transferList.length === 0 && attempt === 0 && !this.closed && !this.failure;
-        if (!retriable) throw new ServeError('InternalServerError', `${label}: worker died: ${cause}`);
+        if (!retriable) {
+          const oom = /out of memory|ERR_WORKER_OUT_OF_MEMORY/i.test(cause) || (err as { code?: string })?.code === 'ERR_WORKER_OUT_OF_MEMORY';
+          throw new ServeError(oom ? 'OutOfResources' : 'InternalServerError', `${label}: worker died: ${cause}`);
+        }
       } finally {
         clearTimeout(timer);
         slot.busy = false;
@@ -241,6 +246,7 @@ export class ModelPool {
         concurrentTasksPerWorker: 1,
         idleTimeout: Infinity,
         atomics: 'disabled',
+        ...(this.opts.maxHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb } } : {}),
       });
       const slot: Slot = { piscina, busy: false, draining: false };
       piscina.on('error', (err: unknown) => this.onWorkerError(slot, err));

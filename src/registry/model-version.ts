@@ -38,6 +38,7 @@ export interface ModelVersionInit {
   onQueueFull?: () => void;
   autoscale?: AutoscaleOptions;
   restart?: RestartPolicy;
+  maxHeapMb?: number;
 }
 
 export class ModelVersion {
@@ -80,6 +81,7 @@ export class ModelVersion {
   async start(): Promise<void> {
     this.pool = new ModelPool({
       ...this.init.restart,
+      maxHeapMb: this.init.maxHeapMb,
       workers: Math.max(this.settings.minWorkers, 0),
       onMetric: this.init.onMetric,
       onWorkerProblem: this.init.onWorkerProblem,

@@ -22,6 +22,8 @@ export interface RegistryOptions {
   unregisterTimeoutMs: number;
   autoscale?: AutoscaleOptions;
   restart?: RestartPolicy;
+  /** Each worker's heap limit in MB (worker_max_heap_mb). */
+  maxHeapMb?: number;
   onMetric?: (name: string, version: string, m: CustomMetric) => void;
   onWorkerProblem?: (name: string, version: string, message: string) => void;
   onQueueFull?: (name: string, version: string) => void;
@@ -101,6 +103,7 @@ export class Registry {
         loadedAtStartup: req.loadedAtStartup ?? false,
         autoscale: this.opts.autoscale,
         restart: this.opts.restart,
+        maxHeapMb: this.opts.maxHeapMb,
         onMetric: this.opts.onMetric && ((m) => this.opts.onMetric!(name, version, m)),
         onWorkerProblem: this.opts.onWorkerProblem && ((msg) => this.opts.onWorkerProblem!(name, version, msg)),
         onQueueFull: this.opts.onQueueFull && (() => this.opts.onQueueFull!(name, version)),

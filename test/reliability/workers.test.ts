@@ -96,6 +96,28 @@ describe('reliability: timeouts and worker deaths', function () {
   });
 });
 
+describe('reliability: a worker past its heap limit', function () {
+  let store: TestStore;
+  let server: RunningServer;
+  before(async () => {
+    store = await TestStore.create();
+    await store.add({ name: 'hungry', handler: 'dies.js', config: 'minWorkers: 1\nmaxWorkers: 1\n' });
+    server = await startTestServer(store, ['hungry.mar'], { worker_max_heap_mb: '64' }, { restart: { backoff: () => 0, maxDeaths: 10 } });
+  });
+  after(async () => {
+    await server?.stop();
+    await store?.remove();
+  });
+
+  it('answers 507 naming the model, and comes back with a fresh worker', async () => {
+    const res = await predict(server, 'hungry', 'die=oom');
+    expect(res.status).to.equal(507);
+    expect(res.body.message).to.contain('"hungry"').and.match(/memory/i);
+    await until(async () => (await describe1(server, 'hungry')).workers.length === 1, 'a fresh worker');
+    expect((await predict(server, 'hungry', 'ok=1')).status).to.equal(200);
+  });
+});
+
 describe('reliability: chaos', function () {
   let store: TestStore;
   let server: RunningServer;
