@@ -31,10 +31,14 @@ export async function readOptionalJson(ctx: Context, limit: number): Promise<unk
   return body.byteLength === 0 ? undefined : parseJson(body, 'the request body');
 }
 
-/** Refuses a body whose content type says it is not JSON (415). */
+/**
+ * Refuses a body whose content type says it is not JSON (415). No type, text/plain and curl's default for `-d`
+ * (application/x-www-form-urlencoded) are read as JSON, as Triton and KServe do.
+ */
 export function requireJsonType(ctx: Context, alternative = ''): void {
   const type = (ctx.request.type || '').toLowerCase();
-  if (type !== '' && type !== 'application/json' && !type.endsWith('+json') && type !== 'text/plain') {
+  const lenient = type === '' || type === 'text/plain' || type === 'application/x-www-form-urlencoded';
+  if (!lenient && type !== 'application/json' && !type.endsWith('+json')) {
     throw new ServeError('UnsupportedMediaType', `content type "${type}" is not supported here: send application/json${alternative}`);
   }
 }
