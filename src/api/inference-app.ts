@@ -5,12 +5,10 @@ import Router from '@koa/router';
 import type { Logger } from '../log.ts';
 import type { ServerMetrics } from '../metrics/metrics.ts';
 import type { Registry } from '../registry/registry.ts';
-import { accessLog } from './access-log.ts';
 import { decodeRequest, makeFormParser } from './decode.ts';
-import { errorMiddleware } from './errors.ts';
 import { inferenceDocument } from './openapi/inference.ts';
 import { apiDescription, modelDescription } from './openapi/serve.ts';
-import { requestIdMiddleware } from './request-id.ts';
+import { useFront } from './front.ts';
 import { sendWireResponse } from './respond.ts';
 import { kserveV1 } from './v1/routes.ts';
 import { openInferenceV2 } from './v2/routes.ts';
@@ -59,17 +57,7 @@ export function createInferenceApp(deps: InferenceDeps): Koa {
     router.options(path, modelDescription(deps.registry)); // the model's own OpenAPI document (needs the token, as in TorchServe)
   }
 
-  app.use(accessLog(deps.log));
-  app.use(async (ctx, next) => {
-    await next();
-    deps.metrics.response(ctx.status);
-  });
-  app.use(requestIdMiddleware);
-  if (deps.cors) app.use(deps.cors);
-  // OPTIONS / and GET /api-description: open, before the token check (TorchServe's description handler precedes its token handler).
-  app.use(apiDescription(inferenceDocument({ tokens: deps.auth !== undefined })));
-  if (deps.auth) app.use(deps.auth);
-  app.use(errorMiddleware((msg, extra) => deps.log.error(extra, msg)));
+  useFront(app, deps, apiDescription(inferenceDocument({ tokens: deps.auth !== undefined })));
   app.use(kserveV1(deps)); // /v1/...: KServe v1, errors as {"error": …}
   app.use(openInferenceV2(deps)); // /v2/...: Open Inference Protocol v2, errors as {"error": …}
   app.use(router.routes());

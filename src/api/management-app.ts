@@ -6,13 +6,11 @@ import type { Logger } from '../log.ts';
 import type { ServerMetrics } from '../metrics/metrics.ts';
 import type { ModelVersion } from '../registry/model-version.ts';
 import type { Registry } from '../registry/registry.ts';
-import { accessLog } from './access-log.ts';
 import { describeVersion } from './describe.ts';
-import { errorMiddleware } from './errors.ts';
 import { managementDocument } from './openapi/management.ts';
 import { apiDescription } from './openapi/serve.ts';
 import { boolParam, intParam, readParams } from './params.ts';
-import { requestIdMiddleware } from './request-id.ts';
+import { useFront } from './front.ts';
 
 export interface ManagementDeps {
   registry: Registry;
@@ -126,17 +124,7 @@ export function createManagementApp(deps: ManagementDeps): Koa {
 
   if (deps.tokenApi) router.get('/token', deps.tokenApi);
 
-  app.use(accessLog(deps.log));
-  app.use(async (ctx, next) => {
-    await next();
-    deps.metrics.response(ctx.status);
-  });
-  app.use(requestIdMiddleware);
-  if (deps.cors) app.use(deps.cors);
-  // OPTIONS / and GET /api-description: open, before the token check (TorchServe's description handler precedes its token handler).
-  app.use(apiDescription(managementDocument({ tokens: deps.auth !== undefined, tokenApi: deps.tokenApi !== undefined })));
-  if (deps.auth) app.use(deps.auth);
-  app.use(errorMiddleware((msg, extra) => deps.log.error(extra, msg)));
+  useFront(app, deps, apiDescription(managementDocument({ tokens: deps.auth !== undefined, tokenApi: deps.tokenApi !== undefined })));
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
   return app;

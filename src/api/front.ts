@@ -1,0 +1,32 @@
+/**
+ * The middleware every API app starts with, in this order: access log, response-class metrics, request id,
+ * CORS, the app's OpenAPI description (open, before the token check, as TorchServe), the token check, and the
+ * one error-to-response mapping.
+ */
+import type Koa from 'koa';
+import type { Middleware } from 'koa';
+import type { Logger } from '../log.ts';
+import type { ServerMetrics } from '../metrics/metrics.ts';
+import { accessLog } from './access-log.ts';
+import { errorMiddleware } from './errors.ts';
+import { requestIdMiddleware } from './request-id.ts';
+
+export interface FrontDeps {
+  log: Logger;
+  metrics: ServerMetrics;
+  cors?: Middleware;
+  auth?: Middleware;
+}
+
+export function useFront(app: Koa, deps: FrontDeps, description: Middleware): void {
+  app.use(accessLog(deps.log));
+  app.use(async (ctx, next) => {
+    await next();
+    deps.metrics.response(ctx.status);
+  });
+  app.use(requestIdMiddleware);
+  if (deps.cors) app.use(deps.cors);
+  app.use(description);
+  if (deps.auth) app.use(deps.auth);
+  app.use(errorMiddleware((msg, extra) => deps.log.error(extra, msg)));
+}
