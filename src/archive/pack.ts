@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import AdmZip from 'adm-zip';
 import { ServeError } from '../errors.ts';
 import type { Manifest } from '../handler/contract.ts';
@@ -106,11 +107,23 @@ function manifestText(manifest: Manifest): string {
   return JSON.stringify(manifest, null, 2) + '\n';
 }
 
+/**
+ * In the default format, a large entry that deflate barely shrinks (model weights, mostly) is stored instead: the
+ * archive stays a standard zip, a little larger, and the server unpacks it far faster (a 43 MB ONNX file: about
+ * 0.35 s of inflating saved at every start). Judged on the entry's first MiB.
+ */
+const SAMPLE = 1024 * 1024;
+function worthDeflating(data: Buffer): boolean {
+  if (data.length < SAMPLE) return true;
+  const sample = data.subarray(0, SAMPLE);
+  return zlib.deflateRawSync(sample, { level: 1 }).length < sample.length * 0.9;
+}
+
 async function writeZip(out: string, files: Map<string, string>, manifest: Manifest, store: boolean): Promise<void> {
   const zip = new AdmZip();
   const add = (name: string, data: Buffer, mode: number) => {
     const entry = zip.addFile(name, data, '', mode);
-    if (store) entry.header.method = 0;
+    if (store || !worthDeflating(data)) entry.header.method = 0;
   };
   add(MANIFEST_PATH, Buffer.from(manifestText(manifest)), 0o644);
   for (const [name, source] of files) {

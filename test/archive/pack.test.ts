@@ -77,6 +77,19 @@ describe('archive/pack', () => {
     expect(await fs.readdir(out)).to.deep.equal(['mymodel.mar']); // no temp file left behind
   });
 
+  it('stores, in the default format, a large entry that deflate barely shrinks (weights), and deflates the rest', async () => {
+    const weights = (await import('node:crypto')).randomBytes(2 * 1024 * 1024);
+    const text = Buffer.alloc(2 * 1024 * 1024, 'abcd');
+    await write('weights.onnx', weights);
+    await write('vocab.txt', text);
+    const written = await packArchive(base({ serializedFile: path.join(tmp, 'weights.onnx'), extraFiles: [path.join(tmp, 'vocab.txt')] }));
+    const zip = new AdmZip(written);
+    expect(zip.getEntry('weights.onnx')!.header.method).to.equal(0);
+    expect(zip.getEntry('vocab.txt')!.header.method).to.equal(8);
+    expect(zip.getEntry('weights.onnx')!.getData().equals(weights)).to.equal(true);
+    expect(zip.getEntry('vocab.txt')!.getData().equals(text)).to.equal(true);
+  });
+
   it('zip-store really stores (no compression)', async () => {
     const written = await packArchive(base({ archiveFormat: 'zip-store' }));
     const zip = new AdmZip(written);
