@@ -30,15 +30,11 @@ export class DrainGate {
         return;
       }
       this.inFlight++;
-      let done = false;
-      const finish = () => {
-        if (done) return;
-        done = true;
+      // A ServerResponse emits 'close' once, after 'finish' or when its connection went away first.
+      res.once('close', () => {
         this.inFlight--;
         if (this.inFlight === 0) this.wake();
-      };
-      res.once('finish', finish);
-      res.once('close', finish);
+      });
       if (this.draining) res.setHeader('connection', 'close');
       handler(req, res);
     };

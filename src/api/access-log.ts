@@ -13,13 +13,15 @@ export interface ModelState {
   batchSize?: number;
 }
 
-export function accessLog(log: Logger) {
+/** `onResponse` is told the status of every request that came back through the app (not thrown past it). */
+export function accessLog(log: Logger, onResponse?: (status: number) => void) {
   const access = log.child({ component: 'access' });
   return async (ctx: Context, next: Next): Promise<void> => {
     const started = performance.now();
     let escapedStatus: number | undefined;
     try {
       await next();
+      onResponse?.(ctx.status);
     } catch (err) {
       const s = (err as { status?: unknown })?.status; // Koa answers it after us
       escapedStatus = typeof s === 'number' && s >= 400 && s <= 599 ? s : 500;

@@ -82,14 +82,23 @@ function toServeError(err: unknown, limit: number): ServeError {
 /** Request headers as plain strings (repeated ones joined). */
 export function headersOf(ctx: Context): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(ctx.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  const headers = ctx.req.headers;
+  for (const k in headers) {
+    const v = headers[k];
+    if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  }
   return out;
 }
 
 /** Query parameters, the first value of each. */
 export function queryOf(ctx: Context): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(ctx.query)) if (v !== undefined) out[k] = Array.isArray(v) ? v[0] : v;
+  if (ctx.querystring === '') return out;
+  const query = ctx.query;
+  for (const k in query) {
+    const v = query[k];
+    if (v !== undefined) out[k] = Array.isArray(v) ? v[0] : v;
+  }
   return out;
 }
 
@@ -101,7 +110,8 @@ export async function decodeRequest(
 ): Promise<Decoded> {
   const transfer: ArrayBuffer[] = [];
   const type = (ctx.request.type || '').toLowerCase();
-  const base = { requestId, headers: headersOf(ctx), query: queryOf(ctx) };
+  const headers = headersOf(ctx);
+  const query = queryOf(ctx);
   if (FORM_TYPES.some((t) => type.includes(t))) {
     await form.parser(ctx, async () => {});
     const fields: Record<string, WireValue> = {};
@@ -119,7 +129,7 @@ export async function decodeRequest(
     const key = 'data' in fields ? 'data' : 'body' in fields ? 'body' : Object.keys(files)[0] ?? Object.keys(fields)[0];
     const data = key === undefined ? null : fields[key];
     return {
-      request: { ...base, data, body: data, fields, contentType: key ? types[key] : type },
+      request: { requestId, headers, query, data, body: data, fields, contentType: key ? types[key] : type },
       transfer,
     };
   }
@@ -142,5 +152,5 @@ export async function decodeRequest(
   } else {
     data = shared(raw);
   }
-  return { request: { ...base, data, body: data, fields: {}, contentType: type }, transfer };
+  return { request: { requestId, headers, query, data, body: data, fields: {}, contentType: type }, transfer };
 }

@@ -1,5 +1,5 @@
 /**
- * The middleware every API app starts with, in this order: access log, response-class metrics, request id,
+ * The middleware every API app starts with, in this order: access log with the response-class metrics, request id,
  * CORS, the app's OpenAPI description (open, before the token check, as TorchServe), the token check, and the
  * one error-to-response mapping.
  */
@@ -19,11 +19,7 @@ export interface FrontDeps {
 }
 
 export function useFront(app: Koa, deps: FrontDeps, description: Middleware): void {
-  app.use(accessLog(deps.log));
-  app.use(async (ctx, next) => {
-    await next();
-    deps.metrics.response(ctx.status);
-  });
+  app.use(accessLog(deps.log, (status) => deps.metrics.response(status))); // and the response-class metrics
   app.use(requestIdMiddleware);
   if (deps.cors) app.use(deps.cors);
   app.use(description);

@@ -6,6 +6,26 @@ import { sendError } from './errors.ts';
 
 const RESERVED = new Set(['content-length', 'transfer-encoding', 'connection', 'x-request-id']);
 
+/**
+ * Content-Type header values by the type given, as Koa's `ctx.type` setter computes them (a mime-types lookup per
+ * response otherwise). Types Koa refuses are not kept: they take Koa's own path every time.
+ */
+const contentTypes = new Map<string, string>();
+const MAX_TYPES = 64;
+
+/** Sets the body and its type, with the header Koa's `ctx.type = type` would set. */
+function typed(ctx: Context, type: string, body: string | Buffer): void {
+  const header = contentTypes.get(type);
+  if (header) {
+    ctx.set('Content-Type', header); // before the body, so Koa does not guess a type first
+    ctx.body = body;
+    return;
+  }
+  ctx.body = body;
+  ctx.type = type;
+  if (contentTypes.size < MAX_TYPES) contentTypes.set(type, ctx.response.get('Content-Type'));
+}
+
 /** Refuses a response body over `max_response_size` with a 500 that says so, instead of sending it. */
 function tooLarge(ctx: Context, size: number, maxBytes: number | undefined): boolean {
   if (maxBytes === undefined || size <= maxBytes) return false;
@@ -18,22 +38,19 @@ export function sendWireResponse(ctx: Context, r: WireResponse, maxBytes?: numbe
     sendError(ctx, ServeError.fromWire(r.error));
     return;
   }
-  for (const [k, v] of Object.entries(r.headers ?? {})) if (!RESERVED.has(k)) ctx.set(k, v);
+  if (r.headers !== undefined) for (const [k, v] of Object.entries(r.headers)) if (!RESERVED.has(k)) ctx.set(k, v);
   ctx.set('Cache-Control', 'no-cache, no-store, must-revalidate');
   if (r.encoding === 'bytes') {
     const u8 = r.body as Uint8Array;
     if (tooLarge(ctx, u8.byteLength, maxBytes)) return;
-    ctx.body = Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
-    ctx.type = r.contentType ?? 'application/octet-stream';
+    typed(ctx, r.contentType ?? 'application/octet-stream', Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength));
   } else if (r.encoding === 'text') {
     if (tooLarge(ctx, Buffer.byteLength(r.body as string), maxBytes)) return;
-    ctx.body = r.body as string;
-    ctx.type = r.contentType ?? 'text/plain; charset=utf-8';
+    typed(ctx, r.contentType ?? 'text/plain; charset=utf-8', r.body as string);
   } else {
     const text = JSON.stringify(r.body);
     if (tooLarge(ctx, Buffer.byteLength(text), maxBytes)) return;
-    ctx.body = text;
-    ctx.type = r.contentType ?? 'application/json';
+    typed(ctx, r.contentType ?? 'application/json', text);
   }
   ctx.status = r.status ?? 200;
 }

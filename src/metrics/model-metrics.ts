@@ -5,6 +5,7 @@
  */
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import type { ModelSource } from './model-source.ts';
+import { HistogramSeries, PerModel } from './series.ts';
 
 type Labels = 'model_name' | 'model_version';
 const labelNames = ['model_name', 'model_version'] as const;
@@ -24,6 +25,13 @@ export class ModelMetrics {
   private readonly queue: Histogram<Labels>;
   private readonly stages: Record<keyof StageTimes, Histogram<Labels>>;
   private readonly batchSize: Histogram<Labels>;
+  /** Label-bound series per model version (series.ts). */
+  private readonly series: PerModel<{
+    request: HistogramSeries;
+    queue: HistogramSeries;
+    batchSize: HistogramSeries;
+    stages: Array<[keyof StageTimes, HistogramSeries]>;
+  }>;
 
   constructor(registry: Registry, models: () => ModelSource | undefined) {
     const registers = [registry];
@@ -41,6 +49,15 @@ export class ModelMetrics {
       labelNames,
       buckets: BATCH_SIZES,
       registers,
+    });
+    this.series = new PerModel((model_name, model_version) => {
+      const labels = { model_name, model_version };
+      return {
+        request: new HistogramSeries(this.request, labels),
+        queue: new HistogramSeries(this.queue, labels),
+        batchSize: new HistogramSeries(this.batchSize, labels),
+        stages: (Object.keys(this.stages) as Array<keyof StageTimes>).map((k) => [k, new HistogramSeries(this.stages[k], labels)]),
+      };
     });
     const perModel = (name: string, help: string, read: (mv: ReturnType<ModelSource['all']>[number]) => number) =>
       new Gauge({
@@ -60,9 +77,9 @@ export class ModelMetrics {
 
   /** One answered inference request. */
   served(model: string, version: string, totalMs: number, queueMs: number): void {
-    const labels = { model_name: model, model_version: version };
-    this.request.observe(labels, totalMs / 1000);
-    this.queue.observe(labels, queueMs / 1000);
+    const s = this.series.get(model, version);
+    s.request.observe(totalMs / 1000);
+    s.queue.observe(queueMs / 1000);
   }
 
   /**
@@ -70,9 +87,9 @@ export class ModelMetrics {
    * opaque time, which HandlerTime and PredictionTime report).
    */
   batch(model: string, version: string, size: number, t: StageTimes): void {
-    const labels = { model_name: model, model_version: version };
-    this.batchSize.observe(labels, size);
+    const s = this.series.get(model, version);
+    s.batchSize.observe(size);
     if (t.preprocessMs + t.inferenceMs + t.postprocessMs === 0) return;
-    for (const k of Object.keys(this.stages) as Array<keyof StageTimes>) this.stages[k].observe(labels, t[k] / 1000);
+    for (const [k, series] of s.stages) series.observe(t[k] / 1000);
   }
 }

@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ModelSource } from './model-source.ts';
+import { CounterSeries, GaugeSeries, PerModel } from './series.ts';
 
 type TsLabel = 'model_name' | 'model_version' | 'hostname';
 type HostLabel = 'Level' | 'Hostname';
@@ -23,6 +24,10 @@ export class TorchServeMetrics {
   private readonly workerThreadTime: Gauge<HostLabel>;
   private readonly handlerTime: Gauge<ModelLabel>;
   private readonly predictionTime: Gauge<ModelLabel>;
+  /** Label-bound series of the request path (series.ts): per model and requested version, per host, per model. */
+  private readonly perRequest: PerModel<{ requests: CounterSeries; latency: CounterSeries; queueLatency: CounterSeries }>;
+  private readonly perBatch: PerModel<{ handlerTime: GaugeSeries; predictionTime: GaugeSeries }>;
+  private readonly host: { queueTime: GaugeSeries; workerThreadTime: GaugeSeries; byClass: Record<string, CounterSeries> };
 
   constructor(registry: Registry, private readonly hostname: string, models: () => ModelSource | undefined) {
     const registers = [registry];
@@ -45,6 +50,24 @@ export class TorchServeMetrics {
     });
     this.handlerTime = new Gauge({ name: 'HandlerTime', help: 'Time spent in the handler of the last batch in ms.', labelNames: modelLabels, registers });
     this.predictionTime = new Gauge({ name: 'PredictionTime', help: 'Time spent in the worker on the last batch in ms.', labelNames: modelLabels, registers });
+    this.perRequest = new PerModel((model_name, model_version) => {
+      const labels = { model_name, model_version, hostname };
+      return {
+        requests: new CounterSeries(this.requests, labels),
+        latency: new CounterSeries(this.latency, labels),
+        queueLatency: new CounterSeries(this.queueLatency, labels),
+      };
+    });
+    this.perBatch = new PerModel((ModelName) => {
+      const labels = { ModelName, Level: 'Model', Hostname: hostname };
+      return { handlerTime: new GaugeSeries(this.handlerTime, labels), predictionTime: new GaugeSeries(this.predictionTime, labels) };
+    });
+    const host = { Level: 'Host', Hostname: hostname };
+    this.host = {
+      queueTime: new GaugeSeries(this.queueTime, host),
+      workerThreadTime: new GaugeSeries(this.workerThreadTime, host),
+      byClass: Object.fromEntries(Object.entries(this.byClass).map(([k, c]) => [k, new CounterSeries(c, host)])),
+    };
     new Gauge({
       name: 'WorkerLoadTime',
       help: 'Time taken by a worker to load the model in Milliseconds.',
@@ -64,33 +87,28 @@ export class TorchServeMetrics {
 
   /** An inference request reached a known model; TorchServe says "default" when the URL named no version. */
   received(model: string, requestedVersion: string | undefined): void {
-    this.requests.inc(this.tsLabels(model, requestedVersion));
+    this.perRequest.get(model, requestedVersion ?? 'default').requests.inc();
   }
 
   /** An inference request was answered by its model's worker. */
   served(model: string, requestedVersion: string | undefined, totalMs: number, queueMs: number, handlerMs: number): void {
-    const labels = this.tsLabels(model, requestedVersion);
-    this.latency.inc(labels, Math.round(totalMs * 1000));
-    this.queueLatency.inc(labels, Math.round(queueMs * 1000));
-    const host = { Level: 'Host', Hostname: this.hostname };
-    this.queueTime.set(host, round(queueMs));
-    this.workerThreadTime.set(host, round(Math.max(0, totalMs - queueMs - handlerMs)));
+    const s = this.perRequest.get(model, requestedVersion ?? 'default');
+    s.latency.inc(Math.round(totalMs * 1000));
+    s.queueLatency.inc(Math.round(queueMs * 1000));
+    this.host.queueTime.set(round(queueMs));
+    this.host.workerThreadTime.set(round(Math.max(0, totalMs - queueMs - handlerMs)));
   }
 
   /** One batch came back from a worker: HandlerTime covers the hooks, PredictionTime the whole handler call. */
   batch(model: string, hooksMs: number, handlerMs: number): void {
-    const labels = { ModelName: model, Level: 'Model', Hostname: this.hostname };
-    this.handlerTime.set(labels, round(hooksMs));
-    this.predictionTime.set(labels, round(handlerMs));
+    const s = this.perBatch.get(model, '');
+    s.handlerTime.set(round(hooksMs));
+    s.predictionTime.set(round(handlerMs));
   }
 
   /** Any response of the inference or management API, by status class. */
   response(status: number): void {
-    this.byClass[String(Math.floor(status / 100))]?.inc({ Level: 'Host', Hostname: this.hostname });
-  }
-
-  private tsLabels(model: string, version: string | undefined) {
-    return { model_name: model, model_version: version ?? 'default', hostname: this.hostname };
+    this.host.byClass[String(Math.floor(status / 100))]?.inc();
   }
 }
 
