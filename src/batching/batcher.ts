@@ -1,7 +1,8 @@
 /**
  * The per model-version dynamic batcher. Work-conserving: whenever a worker slot is free it takes what is
  * queued now (up to batchSize, all of one shape key); requests never wait for a fuller batch while a worker
- * is idle, so max_batch_delay is only ever an upper bound. Results and errors fan out by index.
+ * is idle beyond the end of the current event-loop turn, so max_batch_delay is only ever an upper bound.
+ * Results and errors fan out by index.
  */
 import { performance } from 'node:perf_hooks';
 import { ServeError } from '../errors.ts';
@@ -41,6 +42,7 @@ export class Batcher {
   private queue: Job[] = [];
   private inFlight = 0;
   private inFlightRequests = 0;
+  private pumpScheduled = false;
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly opts: BatcherOptions) {}
@@ -67,6 +69,20 @@ export class Batcher {
     }
     return new Promise<JobOutcome>((resolve, reject) => {
       this.queue.push({ request, transfer, key, enqueuedAt: performance.now(), resolve, reject });
+      this.schedulePump();
+    });
+  }
+
+  /**
+   * Requests that arrive in one turn of the event loop (a burst of connections read together) go out together:
+   * the first one schedules a pump for the end of the turn (setImmediate, tens of microseconds), so a lone
+   * request is sent at once and a burst becomes one batch instead of one batch per request.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
       this.pump();
     });
   }
