@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { archiverVersion } from '../archive/manifest.ts';
 import { loadConfig } from '../config/config.ts';
 import { isServeError } from '../errors.ts';
 import { defaultPidFile, isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.ts';
@@ -24,6 +25,8 @@ interface Options {
   pidFile: string;
   logFile?: string;
   startTimeout: string;
+  disableTokenAuth?: boolean;
+  enableModelApi?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -43,6 +46,9 @@ function program(): Command {
     .option('--pid-file <file>', 'pid file used by --stop', defaultPidFile())
     .option('--log-file <file>', 'with --start: where the background server logs (default: logs/modelserver.log)')
     .option('--start-timeout <s>', 'with --start: seconds to wait for the server to answer', '60')
+    .option('--dt, --disable-token-auth', 'turn token authorization off (TorchServe\'s flag; disable_token_authorization=true)')
+    .option('--enable-model-api', 'allow registering and unregistering models (enable_model_api=true)')
+    .version(archiverVersion(), '-v, --version', 'print the version')
     .helpOption('-h, --help');
 }
 
@@ -50,6 +56,8 @@ function configFrom(opts: Options) {
   const cli: Record<string, string> = {};
   if (opts.modelStore !== undefined) cli.model_store = opts.modelStore;
   if (opts.models !== undefined) cli.load_models = opts.models.join(',');
+  if (opts.disableTokenAuth) cli.disable_token_authorization = 'true';
+  if (opts.enableModelApi) cli.enable_model_api = 'true';
   const configFile = opts.tsConfig ?? process.env.TS_CONFIG_FILE ?? (fs.existsSync('config.properties') ? 'config.properties' : undefined);
   return loadConfig({ configFile, cli, env: process.env, warn: (m) => process.stderr.write(`warning: ${m}\n`) });
 }

@@ -95,4 +95,10 @@ describe('end to end as a user: model-archiver, modelserver --start, predict, --
     expect(res.code).to.equal(1);
     expect(res.stderr).to.contain('job_queue_size').and.contain('lots').and.contain('positive integer');
   });
+
+  it('prints its version with -v, as torchserve does', async () => {
+    const pkg = JSON.parse(await fs.readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const res = await run(process.execPath, [bin('modelserver'), '-v']);
+    expect(res.stdout.trim()).to.equal(pkg.version);
+  });
 });
