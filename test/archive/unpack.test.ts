@@ -183,7 +183,8 @@ describe('archive/unpack', () => {
     await refused(mar, ['"zeros.bin"', 'compression ratio', 'limit of 200:1']);
   });
 
-  it('stops when an entry inflates past its declared size, removing what was written', async () => {
+  /** An archive whose entry zz-liar.bin declares 10 bytes but inflates to 200,000. */
+  async function liarArchive(): Promise<string> {
     const zip = new AdmZip();
     zip.addFile('MAR-INF/MANIFEST.json', Buffer.from(manifestJson()));
     zip.addFile('model.onnx', MODEL_BYTES);
@@ -192,18 +193,16 @@ describe('archive/unpack', () => {
     patchDeclaredSize(buf, 'zz-liar.bin', 10);
     const mar = path.join(root, 'liar.mar');
     await fs.writeFile(mar, buf);
+    return mar;
+  }
+
+  it('stops when an entry inflates past its declared size, removing what was written', async () => {
+    const mar = await liarArchive();
     await refused(mar, ['"zz-liar.bin"']);
   });
 
   it('removes only its own files from an existing empty target on failure', async () => {
-    const zip = new AdmZip();
-    zip.addFile('MAR-INF/MANIFEST.json', Buffer.from(manifestJson()));
-    zip.addFile('model.onnx', MODEL_BYTES);
-    zip.addFile('zz-liar.bin', Buffer.alloc(200_000));
-    const buf = zip.toBuffer();
-    patchDeclaredSize(buf, 'zz-liar.bin', 10);
-    const mar = path.join(root, 'liar.mar');
-    await fs.writeFile(mar, buf);
+    const mar = await liarArchive();
     await fs.mkdir(target);
     await unpackArchive(mar, target).catch(() => undefined);
     expect(await fs.readdir(target)).to.deep.equal([]);

@@ -16,15 +16,9 @@ import type {
   Manifest,
   SessionOptions,
 } from '../../src/handler/contract.ts';
+// The server's own HandlerError, so handler tests see exactly what handlers get in a worker.
+import { HandlerError } from '../../src/worker/context.ts';
 
-export class TestHandlerError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.name = 'HandlerError';
-    this.status = status;
-  }
-}
 
 export interface LogRecord {
   level: 'debug' | 'info' | 'warn' | 'error';
@@ -83,7 +77,7 @@ export async function makeHandlerContext(opts: MakeHandlerContextOptions): Promi
     const full = path.resolve(modelDir, file);
     const rel = path.relative(modelDir, full);
     if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
-      throw new TestHandlerError(400, `"${file}" is not a file inside the model's archive`);
+      throw new HandlerError(400, `"${file}" is not a file inside the model's archive`);
     }
     const session = await ort.InferenceSession.create(full, {
       intraOpNumThreads: options.intraOpNumThreads ?? 1,
@@ -138,7 +132,7 @@ export async function makeHandlerContext(opts: MakeHandlerContextOptions): Promi
     Tensor: ort.Tensor,
     logger,
     metrics,
-    HandlerError: TestHandlerError,
+    HandlerError: HandlerError,
     setResponseStatus: (index, status) => void responseCalls.push({ index, kind: 'status', value: status }),
     setResponseContentType: (index, contentType) =>
       void responseCalls.push({ index, kind: 'contentType', value: contentType }),
