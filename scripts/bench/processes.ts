@@ -106,6 +106,7 @@ export async function startModelServer(o: ModelServerOptions, timeoutMs = 120_00
   const pidFile = path.join(o.dir, 'modelserver.pid');
   const logFile = path.join(o.dir, 'modelserver.log');
   const log = fs.openSync(logFile, 'a');
+  fs.rmSync(pidFile, { force: true });
   const args = [CLI, '--foreground', '--ncs', '--ts-config', config, '--pid-file', pidFile];
   const child = spawn(process.execPath, args, { cwd: o.dir, stdio: ['ignore', log, log] });
   fs.closeSync(log);
@@ -114,9 +115,11 @@ export async function startModelServer(o: ModelServerOptions, timeoutMs = 120_00
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`the server exited with code ${child.exitCode}`);
       const info = readJson(pidFile);
-      if (info && info.pid === child.pid && info.inference && (await pingHealthy(info.inference))) {
+      // The pid file names the server process: with --foreground the command relaunches itself with the server's
+      // malloc settings (src/cli/malloc.ts), and RSS is read from the server, not the waiting launcher.
+      if (info?.pid && info.inference && (await pingHealthy(info.inference))) {
         return {
-          pid: child.pid!,
+          pid: info.pid,
           url: info.inference,
           management: info.management!,
           metrics: info.metrics!,

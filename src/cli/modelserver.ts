@@ -10,6 +10,7 @@ import { Command } from 'commander';
 import { archiverVersion } from '../archive/manifest.ts';
 import { loadConfig } from '../config/config.ts';
 import { isServeError } from '../errors.ts';
+import { needsRelaunch, relaunch, serverEnv, watchLauncher } from './malloc.ts';
 import { defaultPidFile, isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.ts';
 
 interface Options {
@@ -76,6 +77,12 @@ async function foreground(opts: Options): Promise<number> {
     import('../server.ts'),
   ]);
   const log = createLogger();
+  watchLauncher(() => {
+    log.warn('the modelserver command that started this server has gone: stopping at once');
+    flushLogs(log);
+    removePidFile(opts.pidFile);
+    process.exit(1);
+  });
   const snapshotDir = opts.ncs || !opts.configSnapshots ? undefined : path.resolve(opts.snapshotDir);
   // The last snapshot wins over load_models, so nothing registered is lost on restart; --models overrides it.
   const restore = snapshotDir && opts.models === undefined ? await readSnapshot(snapshotDir) : undefined;
@@ -129,7 +136,7 @@ async function background(opts: Options, argv: string[]): Promise<number> {
   const out = fs.openSync(logFile, 'a');
   const script = fileURLToPath(import.meta.url);
   const args = [...process.execArgv, script, ...argv.filter((a) => a !== '--start'), '--foreground', '--pid-file', opts.pidFile];
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out], env: process.env });
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out], env: serverEnv(process.env) });
   fs.closeSync(out);
   let exited: number | null = null;
   child.on('exit', (code) => (exited = code ?? 1));
@@ -172,7 +179,12 @@ async function stop(opts: Options): Promise<number> {
   return 0;
 }
 
-export async function main(argv: string[]): Promise<number> {
+export interface MainOptions {
+  /** Run `--foreground` in a child process when this one lacks the server's malloc settings (see malloc.ts). */
+  relaunch?: boolean;
+}
+
+export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
   const cmd = program();
   cmd.exitOverride();
   try {
@@ -184,7 +196,10 @@ export async function main(argv: string[]): Promise<number> {
   const opts = cmd.opts<Options>();
   try {
     if (opts.stop) return await stop(opts);
-    if (opts.foreground) return await foreground(opts);
+    if (opts.foreground) {
+      if (options.relaunch && needsRelaunch(process.env)) return await relaunch(fileURLToPath(import.meta.url), argv);
+      return await foreground(opts);
+    }
     return await background(opts, argv);
   } catch (err) {
     process.stderr.write(`error: ${isServeError(err) || err instanceof Error ? err.message : String(err)}\n`);

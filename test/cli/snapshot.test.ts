@@ -7,8 +7,17 @@ import { TestStore } from '../helpers/server.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+interface Foreground {
+  /** The `modelserver` command; on glibc Linux it relaunches itself and waits for the server (src/cli/malloc.ts). */
+  child: ChildProcess;
+  /** The server process, from the pid file. */
+  serverPid: number;
+  inference: string;
+  management: string;
+}
+
 /** Starts `modelserver --foreground` in `cwd` and resolves with its addresses once it answers. */
-async function startForeground(cwd: string, args: string[]): Promise<{ child: ChildProcess; inference: string; management: string }> {
+async function startForeground(cwd: string, args: string[]): Promise<Foreground> {
   const pidFile = path.join(cwd, 'ms.pid');
   await fs.rm(pidFile, { force: true });
   const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'modelserver.js'), '--foreground', '--pid-file', pidFile, ...args], {
@@ -21,7 +30,7 @@ async function startForeground(cwd: string, args: string[]): Promise<{ child: Ch
   child.stderr!.on('data', (d) => (stderr += d));
   for (let i = 0; i < 600; i++) {
     const info = await fs.readFile(pidFile, 'utf8').then((t) => JSON.parse(t) as { pid: number; inference?: string; management?: string }, () => undefined);
-    if (info && info.pid === child.pid && info.inference && info.management) return { child, inference: info.inference, management: info.management };
+    if (info?.inference && info.management) return { child, serverPid: info.pid, inference: info.inference, management: info.management };
     if (child.exitCode !== null) throw new Error(`the server exited: ${stderr}`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -29,12 +38,16 @@ async function startForeground(cwd: string, args: string[]): Promise<{ child: Ch
   throw new Error(`the server did not start: ${stderr}`);
 }
 
-async function killed(child: ChildProcess): Promise<void> {
+/** SIGKILLs the server process itself, then waits for the command that started it to end. */
+async function killed({ child, serverPid }: Foreground): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
-  await new Promise((r) => {
-    child.once('exit', r);
+  const exited = new Promise((r) => child.once('exit', r));
+  try {
+    process.kill(serverPid, 'SIGKILL');
+  } catch {
     child.kill('SIGKILL');
-  });
+  }
+  await exited;
 }
 
 /** Describe output without what changes from one process to the next. */
@@ -53,7 +66,7 @@ async function state(management: string): Promise<unknown> {
 
 describe('snapshots: state survives SIGKILL', function () {
   let store: TestStore;
-  let child: ChildProcess | undefined;
+  let child: Foreground | undefined;
   before(async () => {
     store = await TestStore.create();
     await store.add({ name: 'versioned', version: '1.0', handler: 'version.js', file: 'versioned-1.mar' });
@@ -72,7 +85,7 @@ describe('snapshots: state survives SIGKILL', function () {
   it('restores models, versions, the default version, worker counts and batch settings', async () => {
     const cwd = path.dirname(store.dir);
     const first = await startForeground(cwd, ['--ts-config', 'config.properties']);
-    child = first.child;
+    child = first;
     const m = (method: string, p: string) => fetch(first.management + p, { method });
     expect((await m('POST', '/models?url=versioned-1.mar&initial_workers=1&batch_size=3')).status).to.equal(200);
     expect((await m('POST', '/models?url=versioned-2.mar&initial_workers=1&max_batch_delay=7')).status).to.equal(200);
@@ -80,19 +93,19 @@ describe('snapshots: state survives SIGKILL', function () {
     expect((await m('PUT', '/models/versioned/2.0?min_worker=2&max_worker=3&synchronous=true')).status).to.equal(200);
     expect((await m('PUT', '/models/echo?min_worker=2&synchronous=true')).status).to.equal(200);
     const before = await state(first.management);
-    await killed(first.child);
+    await killed(first);
 
     const second = await startForeground(cwd, ['--ts-config', 'config.properties']);
-    child = second.child;
+    child = second;
     const after = await state(second.management);
     expect(after).to.deep.equal(before);
     const pred = (await (await fetch(`${second.inference}/predictions/versioned`, { method: 'POST', body: '{}' })).json()) as { version: string };
     expect(pred.version).to.equal('2.0');
-    await killed(second.child);
+    await killed(second);
 
     // --ncs ignores the snapshot: only load_models is served.
     const third = await startForeground(cwd, ['--ts-config', 'config.properties', '--ncs']);
-    child = third.child;
+    child = third;
     const names = ((await (await fetch(`${third.management}/models`)).json()) as { models: { modelName: string }[] }).models.map((x) => x.modelName);
     expect(names).to.deep.equal(['echo']);
   });
