@@ -80,7 +80,7 @@ async function run(tmp: string): Promise<Results> {
   );
   await stopAll();
 
-  say('memory per worker: the CNN with 1, then 2 workers');
+  say('memory per worker: the CNN with 1, 2, then 3 workers');
   const memory = await memoryPerWorker(tmp, f.store, f.cnnFile, jpegRequests(f, '/predictions/cnn'), 2 * SERVED.cnn.batchSize, Math.max(2, SECONDS / 2));
   say('start-up: modelserver --start with one archive until /ping answers Healthy');
   const startup = {

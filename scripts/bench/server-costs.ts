@@ -67,30 +67,49 @@ export function meanBatch(before: BatchCounter, after: BatchCounter): number {
 export interface MemoryResult {
   /** RSS in MB of the model server, by worker count. */
   rssMB: Record<number, { afterLoad: number; afterTraffic: number }>;
+  /** Per added worker, after traffic and after load: the slope from the fewest to the most workers. */
   perWorkerMB: number;
+  perWorkerAfterLoadMB: number;
   /** The same for the hand-written server (one image per run), for comparison. */
   handWrittenRssMB: Record<number, { afterLoad: number; afterTraffic: number }>;
   handWrittenPerWorkerMB: number;
   modelMB: number;
 }
 
+/** The median of `n` RSS readings `everyMs` apart: one reading lands anywhere in V8's collection cycle. */
+async function medianRss(pid: number, n = 5, everyMs = 200): Promise<number> {
+  const readings: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (i > 0) await sleep(everyMs);
+    readings.push(rssBytes(pid) / 2 ** 20);
+  }
+  return readings.sort((a, b) => a - b)[n >> 1];
+}
+
 async function rssOf(start: () => Promise<Running>, requests: Request[], concurrency: number, seconds: number) {
   await settle();
   const s = await start();
   try {
-    await sleep(300);
-    const afterLoad = rssBytes(s.pid) / 2 ** 20;
+    const afterLoad = await medianRss(s.pid);
     await measure({ url: s.url, requests, concurrency, seconds });
-    await sleep(300);
-    return { afterLoad, afterTraffic: rssBytes(s.pid) / 2 ** 20 };
+    return { afterLoad, afterTraffic: await medianRss(s.pid) };
   } finally {
     await s.stop();
   }
 }
 
+const WORKER_COUNTS = [1, 2, 3];
+
+function slope(rss: MemoryResult['rssMB'], key: 'afterLoad' | 'afterTraffic'): number {
+  const lo = WORKER_COUNTS[0];
+  const hi = WORKER_COUNTS[WORKER_COUNTS.length - 1];
+  return (rss[hi][key] - rss[lo][key]) / (hi - lo);
+}
+
 /**
- * RSS of a server with the CNN and 1, then 2 workers (1 intra-op thread each), after load and after traffic
+ * RSS of a server with the CNN and 1, 2, then 3 workers (1 intra-op thread each), after load and after traffic
  * that keeps every worker's batches full (`perWorker` connections per worker); the same for the hand-written one.
+ * Each figure is the median of five readings; the cost per added worker is the slope from 1 to 3 workers.
  */
 export async function memoryPerWorker(
   dir: string,
@@ -102,7 +121,7 @@ export async function memoryPerWorker(
 ): Promise<MemoryResult> {
   const rssMB: MemoryResult['rssMB'] = {};
   const handWrittenRssMB: MemoryResult['handWrittenRssMB'] = {};
-  for (const workers of [1, 2]) {
+  for (const workers of WORKER_COUNTS) {
     const at = path.join(dir, `mem-${workers}`);
     const toServer = jpegs.map((r) => ({ ...r, path: '/predictions/cnn' }));
     rssMB[workers] = await rssOf(() => startModelServer({ dir: at, store, archives: ['cnn.mar'], workers, intraOpThreads: 1 }), toServer, perWorker * workers, seconds);
@@ -111,9 +130,10 @@ export async function memoryPerWorker(
   }
   return {
     rssMB,
-    perWorkerMB: rssMB[2].afterTraffic - rssMB[1].afterTraffic,
+    perWorkerMB: slope(rssMB, 'afterTraffic'),
+    perWorkerAfterLoadMB: slope(rssMB, 'afterLoad'),
     handWrittenRssMB,
-    handWrittenPerWorkerMB: handWrittenRssMB[2].afterTraffic - handWrittenRssMB[1].afterTraffic,
+    handWrittenPerWorkerMB: slope(handWrittenRssMB, 'afterTraffic'),
     modelMB: fs.statSync(modelFile).size / 2 ** 20,
   };
 }

@@ -46,6 +46,8 @@ export interface SessionOptions {
   intraOpNumThreads?: number;
   executionProviders?: InferenceSession.SessionOptions['executionProviders'];
   graphOptimizationLevel?: InferenceSession.SessionOptions['graphOptimizationLevel'];
+  /** Overrides the archive's `cpuMemArena` (default false: activations are freed after each run). */
+  enableCpuMemArena?: boolean;
 }
 
 /** An error a hook throws (or returns in place of one request's result) to answer with its own status. */

@@ -67,6 +67,13 @@ const ENTRY = path.join(here, '..', 'worker', 'entry' + ext);
 /** src/pool → ../../handlers (also dist/src/pool → dist/handlers). */
 const BUILTIN_DIR = path.join(here, '..', '..', 'handlers');
 
+/**
+ * A worker's JavaScript makes little garbage (its big data is native: images, tensors), so V8's default young
+ * generation (up to 48 MB) mostly holds dead objects that keep native buffers alive between collections.
+ * 8 MB trims tens of MB of RSS per worker under load; CNN throughput measured the same (67.9 vs 67.8 req/s).
+ */
+const WORKER_YOUNG_GENERATION_MB = 8;
+
 export class ModelPool {
   private readonly channel: BroadcastChannel;
   private readonly workerData: WorkerInit;
@@ -246,7 +253,10 @@ export class ModelPool {
         concurrentTasksPerWorker: 1,
         idleTimeout: Infinity,
         atomics: 'disabled',
-        ...(this.opts.maxHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb } } : {}),
+        resourceLimits: {
+          maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB,
+          ...(this.opts.maxHeapMb ? { maxOldGenerationSizeMb: this.opts.maxHeapMb } : {}),
+        },
       });
       const slot: Slot = { piscina, busy: false, draining: false };
       piscina.on('error', (err: unknown) => this.onWorkerError(slot, err));

@@ -43,6 +43,12 @@ export function settingsFromModelConfig(cfg: Record<string, unknown>, source: st
     }
     out[key] = v;
   }
+  for (const key of ['cpuMemArena']) {
+    const v = cfg[key];
+    if (v !== undefined && typeof v !== 'boolean') {
+      throw new ServeError('InvalidArchive', `${source}: model config ${key} = ${JSON.stringify(v)} is not allowed: expected true or false`);
+    }
+  }
   const device = cfg.deviceType;
   if (device !== undefined) {
     if (device !== 'cpu' && device !== 'gpu' && device !== 'cuda') {

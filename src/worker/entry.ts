@@ -31,7 +31,7 @@ interface Loaded {
 
 async function load(): Promise<Loaded> {
   const started = performance.now();
-  const budget = { intraOpThreads: init.intraOpThreads, device: init.device };
+  const budget = { intraOpThreads: init.intraOpThreads, device: init.device, cpuMemArena: init.modelConfig.cpuMemArena === true };
   const serialized = init.manifest.model.serializedFile;
   const session = serialized ? await createSession(init.modelDir, serialized, budget) : null;
   const ctx = new WorkerContext({

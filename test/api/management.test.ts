@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import type { RunningServer } from '../../src/server.ts';
 import { startTestServer, TestStore } from '../helpers/server.ts';
+import { colorsClassifier, colorsLabels } from '../../scripts/lib/onnx-models.ts';
+import { solidImage } from '../../scripts/lib/images.ts';
 
 interface Res {
   status: number;
@@ -31,6 +33,9 @@ describe('management API (TorchServe endpoints, parameters, statuses and bodies)
     await store.add({ name: 'broken', handler: 'init-fails.js' });
     await store.add({ name: 'configured', handler: 'echo.js', config: 'batchSize: 4\nmaxBatchDelay: 20\nresponseTimeout: 30\nminWorkers: 1\nmaxWorkers: 2\ncustom_key: hello\n' });
     for (const n of ['a', 'b', 'c']) await store.add({ name: `page-${n}`, handler: 'echo.js' });
+    const colors = { model: colorsClassifier(), handler: 'image_classifier', extra: { 'index_to_name.json': JSON.stringify(colorsLabels()) } };
+    await store.add({ name: 'arena', ...colors, config: 'cpuMemArena: true\n' });
+    await store.add({ name: 'arena-bad', ...colors, config: 'cpuMemArena: yes\n' });
     server = await startTestServer(store, []);
   });
   after(async () => {

@@ -170,6 +170,19 @@ describe('handlers/image_classifier', () => {
     expect(Object.keys(asObject(result)).sort()).to.deep.equal(['0', '1', '2']);
   });
 
+  it('gives every request its own answer across batches of different sizes (the input array is reused)', async () => {
+    const { handler, ctx } = await setup();
+    const [red, green, blue] = await Promise.all([solidImage(...RED), solidImage(...GREEN), solidImage(...BLUE)]);
+    const first = await handler.handle([request(red), request(green), request(blue)], ctx);
+    ['red', 'green', 'blue'].forEach((label, i) => expectTop1(first[i], label));
+    const second = await handler.handle([request(blue)], ctx);
+    expectTop1(second[0], 'blue');
+    const third = await handler.handle([request(Buffer.from('not an image')), request(green), request(red)], ctx);
+    expect(third[0]).to.be.instanceOf(Error);
+    expectTop1(third[1], 'green');
+    expectTop1(third[2], 'red');
+  });
+
   it('reads TorchServe-style [id, name] labels', async () => {
     const labels = { 0: ['n001', 'red'], 1: ['n002', 'green'], 2: ['n003', 'blue'] };
     const { handler, ctx } = await setup({ labels });
