@@ -67,6 +67,7 @@ export async function startSoakServer(o: ModelServerOptions, timeoutMs = 120_000
   const pidFile = path.join(o.dir, 'modelserver.pid');
   const logFile = path.join(o.dir, 'modelserver.log');
   const log = fs.openSync(logFile, 'a');
+  fs.rmSync(pidFile, { force: true });
   const args = [CLI, '--foreground', '--ncs', '--ts-config', config, '--pid-file', pidFile];
   // Its own process group: a Ctrl-C in the terminal reaches the soak only, which then stops the server itself.
   const child = spawn(process.execPath, args, { cwd: o.dir, stdio: ['ignore', log, log], detached: true });
@@ -80,9 +81,11 @@ export async function startSoakServer(o: ModelServerOptions, timeoutMs = 120_000
     while (Date.now() < deadline) {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the server exited (code ${child.exitCode}, signal ${child.signalCode})`);
       const info = readJson(pidFile);
-      if (info && info.pid === child.pid && info.inference && info.metrics && (await pingHealthy(info.inference))) {
+      // The pid file names the server process (on glibc Linux --foreground relaunches itself: src/cli/malloc.ts);
+      // RSS and fds are read from it, while stop() signals the command, which passes the signal on.
+      if (info?.pid && info.inference && info.metrics && (await pingHealthy(info.inference))) {
         return {
-          pid: child.pid!,
+          pid: info.pid,
           url: info.inference,
           metrics: info.metrics,
           logFile,
