@@ -100,6 +100,24 @@ export async function pingHealthy(url: string): Promise<boolean> {
   return res.status === 200 && body.status === 'Healthy';
 }
 
+export interface ServerAddresses {
+  pid: number;
+  inference: string;
+  management: string;
+  metrics: string;
+}
+
+/**
+ * The server named in `pidFile` once it has written its addresses and /ping answers Healthy, else undefined. The
+ * pid is the server's own: on glibc Linux `--foreground` relaunches itself with the server's malloc settings
+ * (src/cli/malloc.ts), so RSS and fds must be read from the pid file's process, not the command's.
+ */
+export async function healthyServer(pidFile: string): Promise<ServerAddresses | undefined> {
+  const info = readJson(pidFile);
+  if (!info?.pid || !info.inference || !info.management || !info.metrics) return undefined;
+  return (await pingHealthy(info.inference)) ? (info as ServerAddresses) : undefined;
+}
+
 /** `modelserver --foreground` in a child process; resolves once /ping answers Healthy. */
 export async function startModelServer(o: ModelServerOptions, timeoutMs = 120_000): Promise<ModelServer> {
   const config = writeServerConfig(o);
@@ -114,15 +132,13 @@ export async function startModelServer(o: ModelServerOptions, timeoutMs = 120_00
   try {
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`the server exited with code ${child.exitCode}`);
-      const info = readJson(pidFile);
-      // The pid file names the server process: with --foreground the command relaunches itself with the server's
-      // malloc settings (src/cli/malloc.ts), and RSS is read from the server, not the waiting launcher.
-      if (info?.pid && info.inference && (await pingHealthy(info.inference))) {
+      const info = await healthyServer(pidFile);
+      if (info) {
         return {
           pid: info.pid,
           url: info.inference,
-          management: info.management!,
-          metrics: info.metrics!,
+          management: info.management,
+          metrics: info.metrics,
           logFile,
           stop: () => terminate(child),
         };

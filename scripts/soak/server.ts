@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CLI, pingHealthy, readJson, writeServerConfig, type ModelServerOptions } from '../bench/processes.ts';
+import { CLI, healthyServer, writeServerConfig, type ModelServerOptions } from '../bench/processes.ts';
 
 export interface Exit {
   code: number | null;
@@ -80,10 +80,9 @@ export async function startSoakServer(o: ModelServerOptions, timeoutMs = 120_000
   try {
     while (Date.now() < deadline) {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the server exited (code ${child.exitCode}, signal ${child.signalCode})`);
-      const info = readJson(pidFile);
-      // The pid file names the server process (on glibc Linux --foreground relaunches itself: src/cli/malloc.ts);
-      // RSS and fds are read from it, while stop() signals the command, which passes the signal on.
-      if (info?.pid && info.inference && info.metrics && (await pingHealthy(info.inference))) {
+      // stop() signals the command, which passes the signal on to the server.
+      const info = await healthyServer(pidFile);
+      if (info) {
         return {
           pid: info.pid,
           url: info.inference,

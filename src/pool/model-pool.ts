@@ -70,7 +70,8 @@ const BUILTIN_DIR = path.join(here, '..', '..', 'handlers');
 /**
  * A worker's JavaScript makes little garbage (its big data is native: images, tensors), so V8's default young
  * generation (up to 48 MB) mostly holds dead objects that keep native buffers alive between collections.
- * 8 MB trims tens of MB of RSS per worker under load; CNN throughput measured the same (67.9 vs 67.8 req/s).
+ * With 8 MB, CNN throughput measured the same (67.9 vs 67.8 req/s at c=32) and per-worker RSS under load swung
+ * less between readings.
  */
 const WORKER_YOUNG_GENERATION_MB = 8;
 

@@ -43,11 +43,9 @@ export function settingsFromModelConfig(cfg: Record<string, unknown>, source: st
     }
     out[key] = v;
   }
-  for (const key of ['cpuMemArena']) {
-    const v = cfg[key];
-    if (v !== undefined && typeof v !== 'boolean') {
-      throw new ServeError('InvalidArchive', `${source}: model config ${key} = ${JSON.stringify(v)} is not allowed: expected true or false`);
-    }
+  // Read by the worker (worker/entry.ts); checked here so a bad value fails the registration with its reason.
+  if (cfg.cpuMemArena !== undefined && typeof cfg.cpuMemArena !== 'boolean') {
+    throw new ServeError('InvalidArchive', `${source}: model config cpuMemArena = ${JSON.stringify(cfg.cpuMemArena)} is not allowed: expected true or false`);
   }
   const device = cfg.deviceType;
   if (device !== undefined) {
