@@ -61,17 +61,27 @@ async function refused(archive: string, parts: string[], limits?: Partial<Unpack
   return err;
 }
 
-/** Rewrites the declared uncompressed size of `name` in both its local and central headers. */
-function patchDeclaredSize(buf: Buffer, name: string, size: number): void {
+/** The offset of `name`'s central directory header in a zip. */
+function centralHeader(buf: Buffer, name: string): number {
   for (let i = 0; i + 46 <= buf.length; i++) {
     if (buf.readUInt32LE(i) !== 0x02014b50) continue;
     const nameLen = buf.readUInt16LE(i + 28);
-    if (buf.toString('utf8', i + 46, i + 46 + nameLen) !== name) continue;
-    buf.writeUInt32LE(size, i + 24);
-    buf.writeUInt32LE(size, buf.readUInt32LE(i + 42) + 22);
-    return;
+    if (buf.toString('utf8', i + 46, i + 46 + nameLen) === name) return i;
   }
   throw new Error(`no central header for ${name}`);
+}
+
+/** Rewrites the declared uncompressed size of `name` in both its local and central headers. */
+function patchDeclaredSize(buf: Buffer, name: string, size: number): void {
+  const at = centralHeader(buf, name);
+  buf.writeUInt32LE(size, at + 24);
+  buf.writeUInt32LE(size, buf.readUInt32LE(at + 42) + 22);
+}
+
+/** Flips the CRC-32 of `name` in its central header, as a damaged archive would carry it. */
+function damageCrc(buf: Buffer, name: string): void {
+  const at = centralHeader(buf, name);
+  buf.writeUInt32LE((buf.readUInt32LE(at + 16) ^ 0xffffffff) >>> 0, at + 16);
 }
 
 describe('archive/unpack', () => {
@@ -198,7 +208,18 @@ describe('archive/unpack', () => {
 
   it('stops when an entry inflates past its declared size, removing what was written', async () => {
     const mar = await liarArchive();
-    await refused(mar, ['"zz-liar.bin"']);
+    await refused(mar, ['"zz-liar.bin"', 'declared 10 bytes']);
+  });
+
+  it('refuses an entry whose bytes fail the CRC-32 check', async () => {
+    const zip = new AdmZip();
+    zip.addFile('MAR-INF/MANIFEST.json', Buffer.from(manifestJson()));
+    zip.addFile('model.onnx', MODEL_BYTES);
+    const buf = zip.toBuffer();
+    damageCrc(buf, 'model.onnx');
+    const mar = path.join(root, 'damaged.mar');
+    await fs.writeFile(mar, buf);
+    await refused(mar, ['"model.onnx"', 'CRC-32']);
   });
 
   it('removes only its own files from an existing empty target on failure', async () => {
