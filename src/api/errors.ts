@@ -23,13 +23,26 @@ export function sendError(ctx: Context, err: ServeError): void {
   if (err.retryAfter !== undefined) ctx.set('Retry-After', String(err.retryAfter));
 }
 
+/**
+ * The error for a request no route answered: nothing matched (404, with `notFound` as the message), or the path
+ * exists for other methods (405, or 501 for a method the router does not know, naming the `Allow` list that
+ * @koa/router's allowedMethods set). Undefined when there is a body or the status is not an error.
+ */
+export function unanswered(ctx: Context, notFound: string): ServeError | undefined {
+  if (ctx.body != null || ctx.status < 400) return undefined;
+  if (ctx.status === 404) return new ServeError('NotFound', notFound);
+  const allow = ctx.response.get('Allow');
+  return new ServeError('MethodNotAllowed', `method ${ctx.method} is not allowed on ${ctx.path}${allow ? `; allowed: ${allow}` : ''}`, {
+    status: ctx.status,
+  });
+}
+
 export function errorMiddleware(log: (msg: string, extra: Record<string, unknown>) => void) {
   return async (ctx: Context, next: Next): Promise<void> => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
-        throw new ServeError('NotFound', 'Requested resource is not found, please refer to API document.');
-      }
+      const missed = unanswered(ctx, 'Requested resource is not found, please refer to API document.');
+      if (missed) throw missed;
     } catch (err) {
       const se = asServeError(err);
       if (se.status >= 500 && !isServeError(err)) {

@@ -126,6 +126,6 @@ export function createManagementApp(deps: ManagementDeps): Koa {
 
   useFront(app, deps, apiDescription(managementDocument({ tokens: deps.auth !== undefined, tokenApi: deps.tokenApi !== undefined })));
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  app.use(router.allowedMethods());
   return app;
 }

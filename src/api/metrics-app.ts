@@ -21,6 +21,6 @@ export function createMetricsApp(deps: { metrics: ServerMetrics; log: Logger }):
   app.use(requestIdMiddleware);
   app.use(errorMiddleware((msg, extra) => deps.log.error(extra, msg)));
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  app.use(router.allowedMethods());
   return app;
 }

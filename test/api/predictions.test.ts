@@ -62,6 +62,23 @@ describe('inference API: the colours classifier through worker threads', functio
     }
   });
 
+  it('matches /predictions paths as the router would: a trailing slash, percent-encoding; 405 names the allowed methods', async () => {
+    const post = (path: string) => fetch(`${server.inferenceUrl}${path}`, { method: 'POST', body: form(red) });
+    for (const path of ['/predictions/colors/', '/predictions/col%6Frs/1%2E0', '/predictions/colors/1.0/']) {
+      const res = await post(path);
+      expect(res.status, path).to.equal(200);
+      expect(Object.keys((await res.json()) as object)[0], path).to.equal('red');
+    }
+    const bad = await post('/predictions/%E0%A4%A');
+    expect(bad.status).to.equal(404);
+    expect(((await bad.json()) as { message: string }).message).to.include('%E0%A4%A');
+    const get = await fetch(`${server.inferenceUrl}/predictions/colors`);
+    expect(get.status).to.equal(405);
+    expect(get.headers.get('allow')).to.include('POST');
+    expect(await get.json()).to.include({ code: 405, type: 'MethodNotAllowedException' });
+    expect(await post('/predictions/colors/1.0/extra')).to.have.property('status', 404);
+  });
+
   it('answers a burst of mixed colours each with its own label, in batches', async () => {
     const images = [red, green, blue, blue, red, green, green, red, blue, red, green, blue];
     const expected = ['red', 'green', 'blue', 'blue', 'red', 'green', 'green', 'red', 'blue', 'red', 'green', 'blue'];

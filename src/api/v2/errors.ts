@@ -5,7 +5,7 @@
 import type { Context, Middleware, Next } from 'koa';
 import type Router from '@koa/router';
 import { isServeError, ServeError } from '../../errors.ts';
-import { asServeError } from '../errors.ts';
+import { asServeError, unanswered } from '../errors.ts';
 
 export type LogError = (msg: string, extra: Record<string, unknown>) => void;
 
@@ -19,17 +19,11 @@ export function sendOipError(ctx: Context, err: ServeError): void {
 export function protocolMiddleware(router: Router, owns: (path: string) => boolean, log: LogError): Middleware {
   const routes = router.routes() as unknown as Middleware;
   const allowed = router.allowedMethods() as unknown as Middleware;
-  return async (ctx: Context, next: Next): Promise<void> => {
-    if (!owns(ctx.path)) return next();
+  const handle = async (ctx: Context): Promise<void> => {
     try {
       await routes(ctx, () => allowed(ctx, async () => {}));
-      if (ctx.body == null && ctx.status >= 400) {
-        if (ctx.status === 404) throw new ServeError('NotFound', `no such endpoint: ${ctx.method} ${ctx.path}`);
-        const allow = ctx.response.get('Allow');
-        throw new ServeError('MethodNotAllowed', `method ${ctx.method} is not allowed on ${ctx.path}${allow ? `; allowed: ${allow}` : ''}`, {
-          status: ctx.status,
-        });
-      }
+      const missed = unanswered(ctx, `no such endpoint: ${ctx.method} ${ctx.path}`);
+      if (missed) throw missed;
     } catch (err) {
       const se = asServeError(err);
       if (se.status >= 500 && !isServeError(err)) {
@@ -38,4 +32,6 @@ export function protocolMiddleware(router: Router, owns: (path: string) => boole
       sendOipError(ctx, se);
     }
   };
+  // Not async: requests for the app's other routes pass through here.
+  return (ctx: Context, next: Next): Promise<void> => (owns(ctx.path) ? handle(ctx) : next());
 }
