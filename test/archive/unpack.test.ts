@@ -222,6 +222,20 @@ describe('archive/unpack', () => {
     await refused(mar, ['"model.onnx"', 'CRC-32']);
   });
 
+  it('refuses an entry whose compressed bytes are damaged, without hanging', async () => {
+    const zip = new AdmZip();
+    zip.addFile('MAR-INF/MANIFEST.json', Buffer.from(manifestJson()));
+    zip.addFile('model.onnx', MODEL_BYTES);
+    zip.addFile('zz-text.txt', Buffer.from('a line of text that deflates well\n'.repeat(2000)));
+    const buf = zip.toBuffer();
+    const local = buf.readUInt32LE(centralHeader(buf, 'zz-text.txt') + 42);
+    const dataStart = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
+    buf.fill(0xff, dataStart, dataStart + 16);
+    const mar = path.join(root, 'garbled.mar');
+    await fs.writeFile(mar, buf);
+    await refused(mar, ['"zz-text.txt"', 'cannot be read']);
+  });
+
   it('removes only its own files from an existing empty target on failure', async () => {
     const mar = await liarArchive();
     await fs.mkdir(target);
