@@ -132,24 +132,18 @@ function entryName(entry: yauzl.Entry): string {
 }
 
 async function zipItems(source: string, limits: UnpackLimits): Promise<{ items: Item[]; close: () => void }> {
-  let zip: yauzl.ZipFile;
-  let entries: yauzl.Entry[];
-  try {
-    // decodeStrings off: names are checked here, with messages that name the entry, rather than by yauzl.
-    zip = await yauzl.openPromise(source, { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: false });
-  } catch (e) {
-    fail(source, `is not a readable zip archive: ${(e as Error).message ?? String(e)}`);
-  }
-  const close = () => zip.close();
-  try {
-    entries = await readEntries(source, zip, limits);
-  } catch (e) {
-    close();
+  const unreadable = (e: unknown): never => {
     if (e instanceof ServeError) throw e;
     fail(source, `is not a readable zip archive: ${(e as Error).message ?? String(e)}`);
-  }
+  };
+  // decodeStrings off: names are checked here, with messages that name the entry, rather than by yauzl.
+  const zip = await yauzl
+    .openPromise(source, { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: false })
+    .catch(unreadable);
+  const close = () => zip.close();
   let total = 0;
   try {
+    const entries = await readEntries(source, zip, limits).catch(unreadable);
     const items = entries.map((entry): Item => {
       const raw = entryName(entry);
       const name = safeName(source, raw);
