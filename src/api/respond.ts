@@ -48,7 +48,7 @@ export function sendWireResponse(ctx: Context, r: WireResponse, maxBytes?: numbe
     if (tooLarge(ctx, Buffer.byteLength(r.body as string), maxBytes)) return;
     typed(ctx, r.contentType ?? 'text/plain; charset=utf-8', r.body as string);
   } else {
-    const text = JSON.stringify(r.body);
+    const text = r.body as string; // written by the worker (src/pool/json.ts)
     if (tooLarge(ctx, Buffer.byteLength(text), maxBytes)) return;
     typed(ctx, r.contentType ?? 'application/json', text);
   }

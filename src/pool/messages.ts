@@ -67,13 +67,13 @@ export interface BatchTask {
 export type WireResponse =
   | {
       ok: true;
-      /** How `body` is to be sent: JSON, raw bytes, or text. */
+      /** How `body` is to be sent: JSON (`body` is its text, written in the worker), raw bytes, or text. */
       encoding: 'json' | 'bytes' | 'text';
-      body: unknown;
+      body: string | Uint8Array;
       status?: number;
       contentType?: string;
       headers?: Record<string, string>;
-      /** The output tensors of a v2 request run on the model directly (`body` is then null). */
+      /** The output tensors of a v2 request run on the model directly (`body` is then the text `null`). */
       tensors?: WireTensor[];
     }
   | { ok: false; error: WireError };

@@ -4,6 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { kindForStatus, ServeError } from '../errors.ts';
 import type { Feeds, Handler, Outputs, RequestInput } from '../handler/contract.ts';
 import type { BatchTimings, WireResponse } from '../pool/messages.ts';
+import { jsonText } from '../pool/json.ts';
 import { transferable } from '../pool/transfer.ts';
 import type { WorkerContext } from './context.ts';
 
@@ -84,17 +85,22 @@ function errorFrom(err: unknown, label: string) {
 
 function toWire(result: unknown, index: number, ctx: WorkerContext, label: string, transfer: ArrayBuffer[]): WireResponse {
   if (result instanceof Error) return { ok: false, error: errorFrom(result, label) };
-  const settings = ctx.responseSettings(index) ?? {};
-  const base = { status: settings.status, contentType: settings.contentType, headers: settings.headers };
+  // Only the settings the handler made: every property present is one more name to copy across threads.
+  const settings = ctx.responseSettings(index);
+  const base: { status?: number; contentType?: string; headers?: Record<string, string> } = {};
+  if (settings?.status !== undefined) base.status = settings.status;
+  if (settings?.contentType !== undefined) base.contentType = settings.contentType;
+  if (settings?.headers !== undefined) base.headers = settings.headers;
   if (result instanceof Uint8Array) {
     const bytes = transferable(result, transfer);
     return { ok: true, encoding: 'bytes', body: bytes, ...base };
   }
   if (typeof result === 'string') return { ok: true, encoding: 'text', body: result, ...base };
-  if (result instanceof ort.Tensor) {
-    const data = result.data as ArrayLike<number | bigint | string | boolean>;
-    const values = Array.from(data, (v) => (typeof v === 'bigint' ? Number(v) : v));
-    return { ok: true, encoding: 'json', body: { shape: result.dims, datatype: result.type, data: values }, ...base };
+  const value = result instanceof ort.Tensor ? { shape: result.dims, datatype: result.type, data: result.data } : result;
+  try {
+    return { ok: true, encoding: 'json', body: jsonText(value), ...base };
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    return { ok: false, error: new ServeError('HandlerError', `handler ${label} returned a result that cannot be written as JSON: ${why}`).toWire() };
   }
-  return { ok: true, encoding: 'json', body: result === undefined ? null : result, ...base };
 }

@@ -107,7 +107,7 @@ async function runOnce(session: ort.InferenceSession, tasks: WireV2Request[], tr
   }
   const fetches = tasks[0].outputs ?? session.outputNames;
   const results = await session.run(feeds, fetches, RUN_OPTIONS);
-  const ok = (tensors: WireTensor[]): WireResponse => ({ ok: true, encoding: 'json', body: null, tensors });
+  const ok = (tensors: WireTensor[]): WireResponse => ({ ok: true, encoding: 'json', body: 'null', tensors });
   if (tasks.length === 1) return [ok(fetches.map((n) => slice(n, results[n], 0, null, transfer)))];
   const total = tasks.reduce((n, t) => n + rowsOf(t), 0);
   if (fetches.some((n) => results[n].dims[0] !== total)) return null;

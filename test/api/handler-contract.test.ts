@@ -119,6 +119,14 @@ describe('handler contract, through the server and real worker threads', functio
     expect(custom.headers.get('x-handler')).to.equal('yes');
   });
 
+  it('writes typed arrays as arrays and bigints as numbers (or strings past 2^53), and refuses a result JSON cannot write', async () => {
+    const typed = await post(server, 'responses', 'x', 'text/plain', '?kind=typed');
+    expect(typed.json).to.deep.equal({ logits: [0.5, -1.25], ids: [3, '1152921504606846976'], count: 7, plain: [1, 'two'] });
+    const cyclic = await post(server, 'responses', 'x', 'text/plain', '?kind=cyclic');
+    expect(cyclic.status).to.equal(500);
+    expect(cyclic.json.message).to.contain('responses.js').and.contain('cannot be written as JSON').and.contain('circular');
+  });
+
   it("lets an archive's handler import the server's sharp and onnxruntime-node, and open a second model", async () => {
     const png = await solidImage(1, 2, 3, { width: 20, height: 10 });
     const res = await post(server, 'shared', new Uint8Array(png), 'image/png');

@@ -15,7 +15,6 @@ import { parseJson, readBody, requireJsonType } from '../v2/body.ts';
 import { protocolMiddleware } from '../v2/errors.ts';
 import { checkResponseSize } from '../v2/infer.ts';
 import { isReady } from '../v2/metadata.ts';
-import { handlerReplacer } from '../v2/response.ts';
 import type { OipDeps } from '../v2/routes.ts';
 
 /** `colors:predict` → ['colors', 'predict']; the verb follows the last colon. */
@@ -30,13 +29,13 @@ function headersOf(ctx: Context): Record<string, string> {
   return out;
 }
 
-/** One handler result as a prediction: JSON as it is, text as a string, bytes as `{"b64": …}`. */
-function prediction(r: WireResponse & { ok: true }): unknown {
+/** One handler result as the JSON text of a prediction: JSON as it is, text as a string, bytes as `{"b64": …}`. */
+function prediction(r: WireResponse & { ok: true }): string {
   if (r.encoding === 'bytes') {
     const u8 = r.body as Uint8Array;
-    return { b64: Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength).toString('base64') };
+    return JSON.stringify({ b64: Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength).toString('base64') });
   }
-  return r.body;
+  return r.encoding === 'json' ? (r.body as string) : JSON.stringify(r.body);
 }
 
 async function predict(ctx: Context, deps: OipDeps, name: string): Promise<void> {
@@ -76,7 +75,7 @@ async function predict(ctx: Context, deps: OipDeps, name: string): Promise<void>
     if (!o.response.ok) throw ServeError.fromWire(o.response.error);
     return prediction(o.response);
   });
-  const text = JSON.stringify({ predictions }, handlerReplacer);
+  const text = `{"predictions":[${predictions.join(',')}]}`;
   checkResponseSize(Buffer.byteLength(text), deps.maxResponseSize);
   ctx.type = 'application/json';
   ctx.body = text;

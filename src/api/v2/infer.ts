@@ -21,7 +21,7 @@ import { sendWireResponse } from '../respond.ts';
 import { HEADER_LENGTH, headerLength, rawRequest } from './binary.ts';
 import { parseJson, readBody, requireJsonType } from './body.ts';
 import { parseInfer, type ParsedInfer } from './request.ts';
-import { encodeResponse, handlerReplacer, type ResponseHead } from './response.ts';
+import { encodeResponse, type ResponseHead } from './response.ts';
 import { batchKey, validateAgainstModel } from './validate.ts';
 
 export interface InferDeps {
@@ -105,15 +105,13 @@ export async function infer(ctx: Context, deps: InferDeps, name: string, version
   sendHandlerResult(ctx, r, head, deps.maxResponseSize);
 }
 
-/** A handler's answer to a v2 request: a plain object gets the response head; anything else goes as it is. */
+/** A handler's answer to a v2 request: a JSON object gets the response head; anything else goes as it is. */
 function sendHandlerResult(ctx: Context, r: WireResponse & { ok: true }, head: ResponseHead, maxBytes: number | undefined): void {
-  const b = r.body;
-  if (r.encoding !== 'json' || b === null || typeof b !== 'object' || Array.isArray(b)) {
-    sendWireResponse(ctx, { ...r, body: r.encoding === 'json' ? JSON.parse(JSON.stringify(b ?? null, handlerReplacer)) : b }, maxBytes);
+  if (r.encoding !== 'json' || !(r.body as string).startsWith('{')) {
+    sendWireResponse(ctx, r, maxBytes);
     return;
   }
-  const text = JSON.stringify({ ...head, ...(b as object) }, handlerReplacer);
+  const text = JSON.stringify({ ...head, ...(JSON.parse(r.body as string) as object) });
   checkResponseSize(Buffer.byteLength(text), maxBytes);
-  sendWireResponse(ctx, { ...r, body: null }); // status, headers and content type as the handler set them
-  ctx.body = text;
+  sendWireResponse(ctx, { ...r, body: text }); // status, headers and content type as the handler set them
 }

@@ -39,12 +39,3 @@ export function encodeResponse(head: ResponseHead, tensors: WireTensor[], req: P
   const { body, headerLength } = frame(json, blobs);
   return { body, headerLength };
 }
-
-/** JSON.stringify replacer for what a handler returns: typed arrays as arrays, bigints as numbers when exact. */
-export function handlerReplacer(_key: string, value: unknown): unknown {
-  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
-    return Array.from(value as unknown as ArrayLike<number | bigint>, (v) => handlerReplacer('', v));
-  }
-  return value;
-}
