@@ -68,12 +68,13 @@ const ENTRY = path.join(here, '..', 'worker', 'entry' + ext);
 const BUILTIN_DIR = path.join(here, '..', '..', 'handlers');
 
 /**
- * A worker's JavaScript makes little garbage (its big data is native: images, tensors), so V8's default young
- * generation (up to 48 MB) mostly holds dead objects that keep native buffers alive between collections.
- * With 8 MB, CNN throughput measured the same (67.9 vs 67.8 req/s at c=32) and per-worker RSS under load swung
- * less between readings.
+ * A worker's JavaScript makes little garbage (its big data is native: images, tensors), so a large young
+ * generation mostly holds small dead objects that keep native buffers alive until the next scavenge. V8's default
+ * (up to 48 MB) was cut to 8 MB first (CNN throughput unchanged). At 2 MB, RSS per added CNN worker after traffic
+ * measured 70-71 MB against 77-89 with 8 MB (two runs each, slope from 1 to 3 workers), CNN req/s with 3 workers
+ * 69-72 against 66-68, and MLP req/s at c=64 and the CNN's p50 at c=1 the same within noise.
  */
-const WORKER_YOUNG_GENERATION_MB = 8;
+const WORKER_YOUNG_GENERATION_MB = 2;
 
 export class ModelPool {
   private readonly channel: BroadcastChannel;
