@@ -9,8 +9,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
+import sharp, { type SharpOptions } from 'sharp';
 import type { Handler, HandlerContext, RequestInput } from '../src/handler/contract.ts';
+import { headerSize, type Size } from './image/header.ts';
 
 const MEAN = [0.485, 0.456, 0.406] as const;
 const STD = [0.229, 0.224, 0.225] as const;
@@ -95,6 +96,15 @@ function pick(value: unknown): Uint8Array | string | undefined {
   return undefined;
 }
 
+/** The size after EXIF orientation, from sharp (for what `headerSize` does not read itself). */
+async function sharpSize(bytes: Uint8Array, options: SharpOptions): Promise<Size> {
+  const meta = await sharp(bytes, options).metadata();
+  const width = meta.autoOrient?.width ?? meta.width;
+  const height = meta.autoOrient?.height ?? meta.height;
+  if (!width || !height) throw new Error('the image has no size');
+  return { width, height };
+}
+
 /**
  * Decodes one image and writes it, normalised and planar (CHW), into `out` at `offset`. One sharp pipeline:
  * auto-orient → flatten → sRGB → resize (shrink-on-load for JPEG) → centre extract → raw RGB.
@@ -108,10 +118,7 @@ export async function preprocessImage(
   pixelLimit: number = DEFAULT_PIXEL_LIMIT,
 ): Promise<void> {
   const options = { limitInputPixels: pixelLimit, failOn: 'error' as const };
-  const meta = await sharp(bytes, options).metadata();
-  const srcW = meta.autoOrient?.width ?? meta.width;
-  const srcH = meta.autoOrient?.height ?? meta.height;
-  if (!srcW || !srcH) throw new Error('the image has no size');
+  const { width: srcW, height: srcH } = headerSize(bytes) ?? (await sharpSize(bytes, options));
   if (pixelLimit > 0 && srcW * srcH > pixelLimit) {
     throw new Error(`${srcW}x${srcH} exceeds the limit of ${pixelLimit} pixels`);
   }
