@@ -85,12 +85,8 @@ function errorFrom(err: unknown, label: string) {
 
 function toWire(result: unknown, index: number, ctx: WorkerContext, label: string, transfer: ArrayBuffer[]): WireResponse {
   if (result instanceof Error) return { ok: false, error: errorFrom(result, label) };
-  // Only the settings the handler made: every property present is one more name to copy across threads.
-  const settings = ctx.responseSettings(index);
-  const base: { status?: number; contentType?: string; headers?: Record<string, string> } = {};
-  if (settings?.status !== undefined) base.status = settings.status;
-  if (settings?.contentType !== undefined) base.contentType = settings.contentType;
-  if (settings?.headers !== undefined) base.headers = settings.headers;
+  // Holds only what the handler set (no properties left undefined to copy across threads).
+  const base = ctx.responseSettings(index) ?? {};
   if (result instanceof Uint8Array) {
     const bytes = transferable(result, transfer);
     return { ok: true, encoding: 'bytes', body: bytes, ...base };
