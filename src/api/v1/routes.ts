@@ -11,6 +11,7 @@ import Router from '@koa/router';
 import { ServeError } from '../../errors.ts';
 import type { JobOutcome } from '../../batching/batcher.ts';
 import type { WireRequest, WireResponse } from '../../pool/messages.ts';
+import { headersOf, queryOf } from '../decode.ts';
 import { parseJson, readBody, requireJsonType } from '../v2/body.ts';
 import { protocolMiddleware } from '../v2/errors.ts';
 import { checkResponseSize } from '../v2/infer.ts';
@@ -21,12 +22,6 @@ import type { OipDeps } from '../v2/routes.ts';
 function splitVerb(segment: string): [string, string | undefined] {
   const at = segment.lastIndexOf(':');
   return at <= 0 ? [segment, undefined] : [segment.slice(0, at), segment.slice(at + 1)];
-}
-
-function headersOf(ctx: Context): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(ctx.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
-  return out;
 }
 
 /** One handler result as the JSON text of a prediction: JSON as it is, text as a string, bytes as `{"b64": …}`. */
@@ -48,7 +43,7 @@ async function predict(ctx: Context, deps: OipDeps, name: string): Promise<void>
   if (!Array.isArray(instances)) throw new ServeError('BadRequest', 'the request body must be {"instances": [...]}');
   const requestId = ctx.state.requestId as string;
   const headers = headersOf(ctx);
-  const query = Object.fromEntries(Object.entries(ctx.query).map(([k, v]) => [k, Array.isArray(v) ? v[0] : (v ?? '')]));
+  const query = queryOf(ctx);
   const settled = await Promise.allSettled(
     instances.map((instance, i) => {
       deps.metrics.received(mv.name);
