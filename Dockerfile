@@ -51,7 +51,9 @@ COPY deploy/docker/healthcheck.mjs /app/container/healthcheck.mjs
 # Both are volumes, so the root file system can be read-only (docker run --read-only).
 RUN mkdir -p /var/lib/modelserver /models && chown 1000:1000 /var/lib/modelserver /models && chmod 1777 /tmp
 VOLUME ["/var/lib/modelserver", "/tmp"]
+# HOME: onnxruntime keeps an id there and warns when it cannot write it.
 ENV NODE_ENV=production \
+    HOME=/var/lib/modelserver \
     TS_CONFIG_FILE=/app/container/config.properties \
     MS_ENABLE_ENVVARS_CONFIG=true \
     MS_PID_FILE=/tmp/modelserver.pid \
@@ -81,7 +83,9 @@ COPY deploy/docker/healthcheck.mjs /app/container/healthcheck.mjs
 # Both are volumes, so the root file system can be read-only (docker run --read-only).
 RUN mkdir -p /var/lib/modelserver /models && chown 1000:1000 /var/lib/modelserver /models && chmod 1777 /tmp
 VOLUME ["/var/lib/modelserver", "/tmp"]
+# HOME: onnxruntime keeps an id there and warns when it cannot write it.
 ENV NODE_ENV=production \
+    HOME=/var/lib/modelserver \
     TS_CONFIG_FILE=/app/container/config.properties \
     MS_ENABLE_ENVVARS_CONFIG=true \
     MS_PID_FILE=/tmp/modelserver.pid \

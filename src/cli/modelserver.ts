@@ -10,6 +10,7 @@ import { Command } from 'commander';
 import { archiverVersion } from '../archive/manifest.ts';
 import { loadConfig } from '../config/config.ts';
 import { isServeError } from '../errors.ts';
+import { planModelDir } from './model-dir.ts';
 import { needsRelaunch, relaunch, serverEnv, watchLauncher } from './malloc.ts';
 import { defaultPidFile, isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.ts';
 
@@ -28,6 +29,8 @@ interface Options {
   startTimeout: string;
   disableTokenAuth?: boolean;
   enableModelApi?: boolean;
+  modelDir?: string;
+  modelName?: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -49,6 +52,8 @@ function program(): Command {
     .option('--start-timeout <s>', 'with --start: seconds to wait for the server to answer', '60')
     .option('--dt, --disable-token-auth', 'turn token authorization off (TorchServe\'s flag; disable_token_authorization=true)')
     .option('--enable-model-api', 'allow registering and unregistering models (enable_model_api=true)')
+    .option('--model-dir <path>', 'serve what this folder holds (KServe\'s /mnt/models): a .mar, several, or a model folder')
+    .option('--model-name <name>', 'with --model-dir: the name to serve its one model under (KServe\'s model name)')
     .version(archiverVersion(), '-v, --version', 'print the version')
     .helpOption('-h, --help');
 }
@@ -59,6 +64,15 @@ function configFrom(opts: Options) {
   if (opts.models !== undefined) cli.load_models = opts.models.join(',');
   if (opts.disableTokenAuth) cli.disable_token_authorization = 'true';
   if (opts.enableModelApi) cli.enable_model_api = 'true';
+  if (opts.modelName !== undefined && opts.modelDir === undefined) throw new Error('--model-name needs --model-dir');
+  if (opts.modelDir !== undefined) {
+    if (opts.modelStore !== undefined || opts.models !== undefined) {
+      throw new Error('--model-dir chooses the model store and the models: give it without --model-store and --models');
+    }
+    const plan = planModelDir(opts.modelDir, opts.modelName);
+    cli.model_store = plan.modelStore;
+    cli.load_models = plan.loadModels;
+  }
   const configFile = opts.tsConfig ?? process.env.TS_CONFIG_FILE ?? (fs.existsSync('config.properties') ? 'config.properties' : undefined);
   return loadConfig({ configFile, cli, env: process.env, warn: (m) => process.stderr.write(`warning: ${m}\n`) });
 }
@@ -84,8 +98,8 @@ async function foreground(opts: Options): Promise<number> {
     process.exit(1);
   });
   const snapshotDir = opts.ncs || !opts.configSnapshots ? undefined : path.resolve(opts.snapshotDir);
-  // The last snapshot wins over load_models, so nothing registered is lost on restart; --models overrides it.
-  const restore = snapshotDir && opts.models === undefined ? await readSnapshot(snapshotDir) : undefined;
+  // The last snapshot wins over load_models, so nothing registered is lost on restart; --models and --model-dir override it.
+  const restore = snapshotDir && opts.models === undefined && opts.modelDir === undefined ? await readSnapshot(snapshotDir) : undefined;
   if (restore) log.info({ snapshot: snapshotDir, models: restore.modelCount }, 'restoring the last snapshot');
   let server;
   try {
