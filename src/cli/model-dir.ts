@@ -3,7 +3,8 @@
  * initializer leaves a model in `/mnt/models`. It becomes the model store and `load_models` the server already
  * has:
  * - one `.mar` (or one no-archive model folder), served as NAME when given, else under its archive's name;
- * - several, each under its own name (NAME, which can name only one model, is then refused);
+ * - several, each under its own name (NAME can name only one model: it is then left unused, with a warning, since
+ *   KServe passes its name whatever the folder holds);
  * - TorchServe's KServe layout, archives in `DIR/model-store/` (its `config/config.properties` is not read: the
  *   server's own configuration applies);
  * - DIR may also be the `.mar` file itself.
@@ -19,6 +20,8 @@ export interface ModelDirPlan {
   readonly loadModels: string;
   /** What was found, for the start-up log. */
   readonly found: string;
+  /** Set when the name given could not be used. */
+  readonly warning?: string;
 }
 
 export class ModelDirError extends Error {}
@@ -66,13 +69,9 @@ export function planModelDir(dir: string, name?: string, cwd = process.cwd()): M
     return { modelStore: store, loadModels: entry(models[0]), found: `${models[0]} in ${store}` };
   }
   if (models.length > 1) {
-    if (name !== undefined) {
-      throw new ModelDirError(
-        `--model-name ${name} names one model, but ${store} holds ${models.length} (${models.join(', ')}); ` +
-          'leave --model-name out to serve each under its own name, or keep one archive there',
-      );
-    }
-    return { modelStore: store, loadModels: 'all', found: `${models.length} archives in ${store} (${models.join(', ')})` };
+    const found = `${models.length} archives in ${store} (${models.join(', ')})`;
+    const warning = name === undefined ? undefined : `--model-name ${name} names one model, but ${found}: each is served under its own name`;
+    return { modelStore: store, loadModels: 'all', found, ...(warning && { warning }) };
   }
   throw new ModelDirError(`--model-dir ${dir}: found no .mar archive or model folder in ${abs} (${listing(abs)})`);
 }

@@ -70,6 +70,7 @@ function configFrom(opts: Options) {
       throw new Error('--model-dir chooses the model store and the models: give it without --model-store and --models');
     }
     const plan = planModelDir(opts.modelDir, opts.modelName);
+    if (plan.warning) process.stderr.write(`warning: ${plan.warning}\n`);
     cli.model_store = plan.modelStore;
     cli.load_models = plan.loadModels;
   }

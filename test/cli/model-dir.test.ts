@@ -51,10 +51,12 @@ describe('--model-dir: serving what KServe leaves in /mnt/models', function () {
       expect(planModelDir(path.join(dir, 'add.mar'), 'adder')).to.include({ modelStore: dir, loadModels: 'adder=add.mar' });
     });
 
-    it('several archives: every one under its own name; a single name for them is refused, naming them', async () => {
+    it('several archives: every one under its own name; a single name given for them is left unused, with a warning', async () => {
       const dir = await mnt({ 'add.mar': 'add.mar', 'mlp.mar': 'mlp.mar' });
-      expect(planModelDir(dir)).to.include({ modelStore: dir, loadModels: 'all' });
-      expect(() => planModelDir(dir, 'one')).to.throw(/names one model, but .* holds 2 \(add\.mar, mlp\.mar\)/);
+      expect(planModelDir(dir)).to.include({ modelStore: dir, loadModels: 'all' }).and.not.have.property('warning');
+      const named = planModelDir(dir, 'one');
+      expect(named).to.include({ modelStore: dir, loadModels: 'all' });
+      expect(named.warning).to.match(/names one model, but 2 archives in .* \(add\.mar, mlp\.mar\): each is served under its own name/);
     });
 
     it("TorchServe's KServe layout: archives in model-store/", async () => {

@@ -127,3 +127,8 @@ export function kustomize(dir: string): Array<Record<string, any>> { // eslint-d
 export function yamlDocs(file: string): Array<Record<string, any>> { // eslint-disable-line @typescript-eslint/no-explicit-any
   return YAML.parseAllDocuments(fs.readFileSync(file, 'utf8')).map((d) => d.toJS()).filter((o) => o !== null);
 }
+
+/** The field names of a kubernetes-models type (e.g. `fieldNames('v1', 'PodSpec')`). */
+export function fieldNames(apiVersion: string, kind: string): string[] {
+  return [...(fieldsOf(typeFile(apiVersion, kind))?.keys() ?? [])];
+}
