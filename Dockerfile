@@ -49,7 +49,8 @@ COPY deploy/docker/config.properties /app/container/config.properties
 COPY deploy/docker/healthcheck.mjs /app/container/healthcheck.mjs
 # The only folders the server writes: state (snapshot, token key file) and scratch (extracted archives).
 # Both are volumes, so the root file system can be read-only (docker run --read-only).
-RUN mkdir -p /var/lib/modelserver /models && chown 1000:1000 /var/lib/modelserver /models && chmod 1777 /tmp
+# Group 0 with the owner's rights: OpenShift runs images as an arbitrary uid in group 0.
+RUN mkdir -p /var/lib/modelserver /models && chown 1000:0 /var/lib/modelserver /models && chmod 775 /var/lib/modelserver /models && chmod 1777 /tmp
 VOLUME ["/var/lib/modelserver", "/tmp"]
 # HOME: onnxruntime keeps an id there and warns when it cannot write it.
 ENV NODE_ENV=production \
@@ -81,7 +82,8 @@ COPY deploy/docker/config.properties /app/container/config.properties
 COPY deploy/docker/healthcheck.mjs /app/container/healthcheck.mjs
 # The only folders the server writes: state (snapshot, token key file) and scratch (extracted archives).
 # Both are volumes, so the root file system can be read-only (docker run --read-only).
-RUN mkdir -p /var/lib/modelserver /models && chown 1000:1000 /var/lib/modelserver /models && chmod 1777 /tmp
+# Group 0 with the owner's rights: OpenShift runs images as an arbitrary uid in group 0.
+RUN mkdir -p /var/lib/modelserver /models && chown 1000:0 /var/lib/modelserver /models && chmod 775 /var/lib/modelserver /models && chmod 1777 /tmp
 VOLUME ["/var/lib/modelserver", "/tmp"]
 # HOME: onnxruntime keeps an id there and warns when it cannot write it.
 ENV NODE_ENV=production \

@@ -140,6 +140,13 @@ describe(`container image ${IMAGE}`, function () {
       expect(((await res.json()) as { outputs: { data: number[] }[] }).outputs[0].data).to.deep.equal([2, 3, 4, 5]);
     });
 
+    it('runs as an arbitrary uid in group 0, as OpenShift starts it', async () => {
+      const ms = await runImage('anyuid', ['--read-only', '--user', '123456:0', '-e', 'MS_LOAD_MODELS=mlp.mar']);
+      await timed('arbitrary uid to /ping Healthy', () => waitFor(`${ms.url}/ping`));
+      expect((await podman('exec', ms.name, 'id', '-u')).trim()).to.equal('123456');
+      expect(await inferenceKey(ms.name)).to.have.length(32);
+    });
+
     it('serves /mnt/models as the KServe runtime starts it (--model-dir, --model-name)', async () => {
       const mnt = path.join(scratch, 'mnt-models');
       await fs.mkdir(mnt);
