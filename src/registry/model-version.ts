@@ -1,4 +1,5 @@
 /** One registered model version: its extracted archive, settings, state, worker pool and batcher. */
+import { performance } from 'node:perf_hooks';
 import { Batcher, type JobOutcome, type SubmitOptions } from '../batching/batcher.ts';
 import { ServeError } from '../errors.ts';
 import type { Manifest } from '../handler/contract.ts';
@@ -6,7 +7,9 @@ import type { CustomMetric, ModelIO, WireRequest } from '../pool/messages.ts';
 import type { SourceKind } from '../sources/source.ts';
 import type { TritonModel } from '../sources/triton-model.ts';
 import { ModelPool, type RestartPolicy, type WorkerStatus } from '../pool/model-pool.ts';
+import { batchable } from '../sources/triton-config.ts';
 import { startAutoscaler, type AutoscaleOptions } from './autoscaler.ts';
+import { InferenceStats } from './inference-stats.ts';
 
 export type ModelState = 'LOADING' | 'READY' | 'FAILED' | 'UNLOADING';
 
@@ -69,6 +72,8 @@ export class ModelVersion {
   private pool?: ModelPool;
   private autoscaler?: { stop(): void };
   readonly batcher: Batcher;
+  /** Triton's inference statistics (the statistics extension, ModelStatistics, nv_inference_* metrics). */
+  readonly stats = new InferenceStats();
 
   constructor(private readonly init: ModelVersionInit) {
     this.name = init.name;
@@ -206,7 +211,28 @@ export class ModelVersion {
         ),
       );
     }
-    return this.batcher.submit(request, transfer, key, options);
+    const started = performance.now();
+    return this.batcher.submit(request, transfer, key, options).then(
+      (outcome) => {
+        const ms = performance.now() - started;
+        if (outcome.response.ok) this.stats.succeeded(ms, outcome.queueMs, this.rowsOf(request), outcome.batchSize, outcome.timings);
+        else this.stats.failed(ms, 'BACKEND', outcome);
+        return outcome;
+      },
+      (err: unknown) => {
+        const reason = options?.signal?.aborted ? 'CANCELED' : err instanceof ServeError && err.kind === 'ServiceUnavailable' ? 'REJECTED' : 'BACKEND';
+        this.stats.failed(performance.now() - started, reason);
+        throw err;
+      },
+    );
+  }
+
+  /** Inferences in one request: its batch dimension for a v2 request to a model that has one, else 1. */
+  private rowsOf(request: WireRequest): number {
+    const first = request.v2?.inputs[0];
+    if (!first || first.shape.length === 0) return 1;
+    const hasBatchDim = this.triton ? (this.triton.config.max_batch_size ?? 0) > 0 : this.io !== null && batchable(this.io);
+    return hasBatchDim ? first.shape[0] : 1;
   }
 
   /** Stops taking requests, lets in-flight ones finish (bounded by timeoutMs), then frees the workers. */

@@ -14,6 +14,8 @@ import { protocolMiddleware } from './errors.ts';
 import { infer } from './infer.ts';
 import { isReady, modelMetadata, serverMetadata } from '../../dataplane/metadata.ts';
 import { loadModel, repositoryIndex, unloadModel } from '../../dataplane/repository.ts';
+import { modelConfigJson } from '../../dataplane/config.ts';
+import { modelStatistics } from '../../dataplane/statistics.ts';
 
 export interface OipDeps {
   registry: Registry;
@@ -54,7 +56,19 @@ export function openInferenceV2(deps: OipDeps): Middleware {
     ctx.body = { ready };
   });
 
+  // Before /v2/models/:name, as in Triton: a model named "stats" is reached by its versions path.
+  router.get('/v2/models/stats', (ctx) => {
+    ctx.body = modelStatistics(registry);
+  });
   for (const base of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
+    router.get(`${base}/config`, (ctx) => {
+      const { name, version } = params(ctx);
+      ctx.body = modelConfigJson(registry.get(name, version));
+    });
+    router.get(`${base}/stats`, (ctx) => {
+      const { name, version } = params(ctx);
+      ctx.body = modelStatistics(registry, name, version);
+    });
     router.get(base, (ctx) => {
       const { name, version } = params(ctx);
       ctx.body = modelMetadata(registry, registry.get(name, version));
