@@ -116,6 +116,28 @@ describe("Triton's model configuration and statistics extensions", function () {
     expect((await call(server, 'GET', '/v2/models/completed/versions/1/stats')).json.model_stats[0].inference_count).to.equal(5);
   });
 
+  it("exports the same numbers under Triton's metric names, labelled model and version", async () => {
+    const text = await (await fetch(`${server.metricsUrl}/metrics`)).text();
+    const value = (line: string) => {
+      const found = text.split('\n').find((l) => l.startsWith(line + ' '));
+      expect(found, line).to.not.equal(undefined);
+      return Number(found!.slice(line.length + 1));
+    };
+    const stats = (await call(server, 'GET', '/v2/models/completed/stats')).json.model_stats[0];
+    expect(value('nv_inference_request_success{model="completed",version="1"}')).to.equal(4);
+    expect(value('nv_inference_request_failure{model="completed",version="1",reason="BACKEND"}')).to.equal(1);
+    expect(value('nv_inference_request_failure{model="completed",version="1",reason="REJECTED"}')).to.equal(0);
+    expect(value('nv_inference_count{model="completed",version="1"}')).to.equal(5);
+    expect(value('nv_inference_exec_count{model="completed",version="1"}')).to.equal(stats.execution_count);
+    expect(value('nv_inference_request_duration_us{model="completed",version="1"}')).to.equal(Math.floor(stats.inference_stats.success.ns / 1000));
+    expect(value('nv_inference_compute_infer_duration_us{model="completed",version="1"}')).to.be.greaterThan(0);
+    for (const m of ['queue', 'compute_input', 'compute_output']) expect(value(`nv_inference_${m}_duration_us{model="completed",version="1"}`)).to.be.at.least(0);
+    expect(value('nv_inference_pending_request_count{model="completed",version="1"}')).to.equal(0);
+    expect(text).to.contain('# TYPE nv_inference_request_success counter');
+    // TorchServe's names stay beside them.
+    expect(text).to.match(/^ts_inference_requests_total\{/m);
+  });
+
   it("answers Triton's errors for models and versions that are not available", async () => {
     expect(await call(server, 'GET', '/v2/models/nope/stats')).to.deep.equal({ status: 400, json: { error: "requested model 'nope' is not available" } });
     expect(await call(server, 'GET', '/v2/models/completed/versions/7/stats')).to.deep.equal({
