@@ -17,6 +17,7 @@ import { transferable } from '../pool/transfer.ts';
 import type { ModelVersion } from '../registry/model-version.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { ParsedInfer } from './request.ts';
+import { queueOptions } from './queue-policy.ts';
 import { batchKey, validateAgainstModel } from './validate.ts';
 
 export interface DataPlaneDeps {
@@ -100,7 +101,8 @@ export async function inferV2(
   const io = mv.io;
   if (io && !io.acceptsV2Requests) validateAgainstModel(req, io, mv.name);
   const transfer: ArrayBuffer[] = [];
-  const outcome = await mv.infer(wireRequest(req, call, transfer), transfer, batchKey(req), call.queue);
+  const queue = queueOptions(mv, req.parameters, call.queue);
+  const outcome = await mv.infer(wireRequest(req, call, transfer), transfer, batchKey(req), queue);
   deps.metrics.served({
     model: mv.name,
     version: mv.version,
