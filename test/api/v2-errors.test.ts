@@ -88,8 +88,8 @@ describe('Open Inference Protocol v2: errors', function () {
     expect([unknown.status, unknown.json]).to.deep.equal([404, { error: 'Model not found: nope' }]);
     const meta = await send(server, '/v2/models/nope', '', { method: 'GET' });
     expect([meta.status, meta.json]).to.deep.equal([404, { error: 'Model not found: nope' }]);
-    const path = await send(server, '/v2/models/add/stats', '', { method: 'GET' });
-    expect([path.status, path.json]).to.deep.equal([404, { error: 'no such endpoint: GET /v2/models/add/stats' }]);
+    const path = await send(server, '/v2/models/add/statistics', '', { method: 'GET' });
+    expect([path.status, path.json]).to.deep.equal([404, { error: 'no such endpoint: GET /v2/models/add/statistics' }]);
     const method = await send(server, '/v2/models/add/infer', '', { method: 'GET' });
     expect(method.status).to.equal(405);
     expect(method.headers.get('allow')).to.contain('POST');

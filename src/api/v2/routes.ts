@@ -9,6 +9,7 @@ import { ServeError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { ServerMetrics } from '../../metrics/metrics.ts';
 import type { Registry } from '../../registry/registry.ts';
+import { responseCompression } from '../compress.ts';
 import { readOptionalJson } from './body.ts';
 import { protocolMiddleware } from './errors.ts';
 import { infer } from './infer.ts';
@@ -43,6 +44,7 @@ export function openInferenceV2(deps: OipDeps): Middleware {
   const { registry } = deps;
   const router = new Router();
   const params = (ctx: Context) => ctx.params as { name: string; version?: string };
+  const compressed = responseCompression();
 
   router.get('/v2', (ctx) => {
     ctx.body = serverMetadata();
@@ -80,7 +82,7 @@ export function openInferenceV2(deps: OipDeps): Middleware {
       ctx.status = ready ? 200 : 400;
       ctx.body = { name: mv.name, ready };
     });
-    router.post(`${base}/infer`, async (ctx) => {
+    router.post(`${base}/infer`, compressed, async (ctx) => {
       const { name, version } = params(ctx);
       await infer(ctx, deps, name, version);
     });
