@@ -3,6 +3,9 @@
  * completion and check against the ONNX model once a worker has opened it (then the config is final and is what
  * `GET /v2/models/{m}/config` answers).
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ServeError } from '../errors.ts';
 import type { ModelSettings } from '../registry/model-version.ts';
 import type { ModelIO } from '../pool/messages.ts';
 import { checkAgainstModel, completeConfig, type QueuePolicy, type TritonConfig } from './triton-config.ts';
@@ -14,13 +17,40 @@ export class TritonModel {
   /** The configuration: as given until the model loads, then completed from the model. */
   config: TritonConfig;
 
+  private readonly labelLists = new Map<string, string[]>();
+
   constructor(
     readonly given: TritonConfig,
     /** Names the model in messages (`repo/resnet/config.pbtxt`). */
     readonly source: string,
     readonly strict: boolean,
+    /** The model's folder, where `label_filename` files are. */
+    readonly modelDir?: string,
   ) {
     this.config = given;
+  }
+
+  /** The labels of an output (its `label_filename`, one label a line), read at load. */
+  labels(output: string): readonly string[] | undefined {
+    return this.labelLists.get(output);
+  }
+
+  private readLabels(): void {
+    for (const [i, o] of (this.config.output ?? []).entries()) {
+      if (!o.label_filename) continue;
+      const file = path.resolve(this.modelDir ?? '.', o.label_filename);
+      const rel = path.relative(this.modelDir ?? '.', file);
+      if (!this.modelDir || rel.startsWith('..') || path.isAbsolute(rel)) {
+        throw new ServeError('InvalidArchive', `${this.source}: output[${i}].label_filename "${o.label_filename}" must name a file in the model's folder`);
+      }
+      let text: string;
+      try {
+        text = fs.readFileSync(file, 'utf8');
+      } catch {
+        throw new ServeError('InvalidArchive', `${this.source}: output[${i}].label_filename "${o.label_filename}" is missing from the model's folder`);
+      }
+      this.labelLists.set(o.name, text.split(/\r?\n/).filter((l, k, all) => l !== '' || k < all.length - 1));
+    }
   }
 
   /** Worker counts, batch size and delay, queue size and timeout, device: what the config says before load. */
@@ -70,6 +100,7 @@ export class TritonModel {
       cfg = { ...cfg, dynamic_batching: {} };
     }
     this.config = cfg;
+    this.readLabels();
     return this.given.max_batch_size === undefined ? this.batchSettings(cfg) : {};
   }
 }

@@ -73,7 +73,6 @@ describe('Open Inference Protocol v2: errors', function () {
       ['a non-string id', 'add', { id: 5, ...x([1, 2, 3, 4]) }, /"id" must be a string/],
       ['an object parameter', 'add', { parameters: { a: {} }, ...x([1, 2, 3, 4]) }, /parameter "a" must be a string, number or boolean/],
       ['binary_data not a bool', 'add', { ...x([1, 2, 3, 4]), outputs: [{ name: 'y', parameters: { binary_data: 'yes' } }] }, /output "y": parameter "binary_data" must be true or false/],
-      ['classification', 'add', { ...x([1, 2, 3, 4]), outputs: [{ name: 'y', parameters: { classification: 2 } }] }, /classification extension is not supported/],
       ['an empty body', 'add', '', /the inference request is empty/],
     ];
     for (const [what, model, body, message] of cases) {
