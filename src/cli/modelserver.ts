@@ -75,7 +75,7 @@ function program(): Command {
     .helpOption('-h, --help');
 }
 
-function configFrom(opts: Options) {
+async function configFrom(opts: Options) {
   const cli: Record<string, string> = {};
   if (opts.modelStore !== undefined) cli.model_store = opts.modelStore;
   if (opts.models !== undefined) cli.load_models = opts.models.join(',');
@@ -86,9 +86,11 @@ function configFrom(opts: Options) {
     if (opts.modelStore !== undefined || opts.models !== undefined) {
       throw new Error('--model-dir chooses the model store and the models: give it without --model-store and --models');
     }
-    const plan = planModelDir(opts.modelDir, opts.modelName);
+    if (opts.modelRepository !== undefined) throw new Error('--model-dir chooses the models: give it without --model-repository');
+    const plan = await planModelDir(opts.modelDir, opts.modelName);
     if (plan.warning) process.stderr.write(`warning: ${plan.warning}\n`);
-    cli.model_store = plan.modelStore;
+    if (plan.modelStore !== undefined) cli.model_store = plan.modelStore;
+    if (plan.modelRepository !== undefined) cli.model_repository = plan.modelRepository;
     cli.load_models = plan.loadModels;
   }
   if (opts.modelRepository !== undefined) cli.model_repository = opts.modelRepository;
@@ -120,7 +122,7 @@ function withPorts(config: ServerConfig, opts: Options): ServerConfig {
 }
 
 async function foreground(opts: Options): Promise<number> {
-  const config = configFrom(opts);
+  const config = await configFrom(opts);
   const running = readPidFile(opts.pidFile);
   if (running && running.pid !== process.pid && isAlive(running.pid)) {
     throw new Error(`a modelserver is already running (pid ${running.pid}, pid file ${opts.pidFile}); stop it with --stop`);
@@ -181,7 +183,7 @@ async function foreground(opts: Options): Promise<number> {
 
 /** Starts a detached foreground server and waits until it answers /ping, or reports why it could not. */
 async function background(opts: Options, argv: string[]): Promise<number> {
-  configFrom(opts); // refuse a bad config here, with its message, before anything starts
+  await configFrom(opts); // refuse a bad config here, with its message, before anything starts
   const running = readPidFile(opts.pidFile);
   if (running && isAlive(running.pid)) {
     process.stderr.write(`error: a modelserver is already running (pid ${running.pid}); stop it with --stop\n`);

@@ -39,40 +39,62 @@ describe('--model-dir: serving what KServe leaves in /mnt/models', function () {
     return path.join(root, 'mnt/models');
   }
 
+  const rejects = async (p: Promise<unknown>, re: RegExp) => {
+    const err = await p.then(() => undefined, (e: Error) => e);
+    expect(err?.message).to.match(re);
+  };
+
   describe('what a folder becomes', () => {
     it('one archive: the model store is the folder and the archive is served under the given name', async () => {
       const dir = await mnt({ 'model.mar': 'add.mar' });
-      expect(planModelDir(dir, 'my-model')).to.include({ modelStore: dir, loadModels: 'my-model=model.mar' });
-      expect(planModelDir(dir)).to.include({ modelStore: dir, loadModels: 'model.mar' });
+      expect(await planModelDir(dir, 'my-model')).to.include({ modelStore: dir, loadModels: 'my-model=model.mar' });
+      expect(await planModelDir(dir)).to.include({ modelStore: dir, loadModels: 'model.mar' });
     });
 
     it('the archive itself, as a single-file storageUri leaves it', async () => {
       const dir = await mnt({ 'add.mar': 'add.mar' });
-      expect(planModelDir(path.join(dir, 'add.mar'), 'adder')).to.include({ modelStore: dir, loadModels: 'adder=add.mar' });
+      expect(await planModelDir(path.join(dir, 'add.mar'), 'adder')).to.include({ modelStore: dir, loadModels: 'adder=add.mar' });
     });
 
     it('several archives: every one under its own name; a single name given for them is left unused, with a warning', async () => {
       const dir = await mnt({ 'add.mar': 'add.mar', 'mlp.mar': 'mlp.mar' });
-      expect(planModelDir(dir)).to.include({ modelStore: dir, loadModels: 'all' }).and.not.have.property('warning');
-      const named = planModelDir(dir, 'one');
+      expect(await planModelDir(dir)).to.include({ modelStore: dir, loadModels: 'all' }).and.not.have.property('warning');
+      const named = await planModelDir(dir, 'one');
       expect(named).to.include({ modelStore: dir, loadModels: 'all' });
-      expect(named.warning).to.match(/names one model, but 2 archives in .* \(add\.mar, mlp\.mar\): each is served under its own name/);
+      expect(named.warning).to.match(/names one model, but 2 models in .* \(add\.mar, mlp\.mar\): each is served under its own name/);
+    });
+
+    it('a bare model.onnx: the folder is the model, served as the given name (else the folder\'s)', async () => {
+      const dir = await mnt({});
+      await fs.writeFile(path.join(dir, 'model.onnx'), addOne());
+      expect(await planModelDir(dir, 'adder')).to.include({ modelStore: path.dirname(dir), loadModels: 'adder=models' });
+      expect(await planModelDir(dir)).to.include({ modelStore: path.dirname(dir), loadModels: 'models' });
+    });
+
+    it('a Triton repository: one model folder under the given name, several as the repository itself', async () => {
+      const dir = await mnt({});
+      await fs.mkdir(path.join(dir, 'add', '1'), { recursive: true });
+      await fs.writeFile(path.join(dir, 'add', '1', 'model.onnx'), addOne());
+      expect(await planModelDir(dir, 'adder')).to.include({ modelStore: dir, loadModels: 'adder=add' });
+      await fs.mkdir(path.join(dir, 'mlp', '1'), { recursive: true });
+      await fs.writeFile(path.join(dir, 'mlp', '1', 'model.onnx'), mlp());
+      expect(await planModelDir(dir)).to.deep.include({ modelRepository: dir, loadModels: '' }).and.not.have.property('modelStore');
     });
 
     it("TorchServe's KServe layout: archives in model-store/", async () => {
       const dir = await mnt({ 'mnist.mar': 'add.mar' }, 'mnt/models/model-store');
       await fs.mkdir(path.join(dir, 'config'));
       await fs.writeFile(path.join(dir, 'config', 'config.properties'), 'inference_address=http://0.0.0.0:8085\n');
-      expect(planModelDir(dir, 'mnist')).to.include({ modelStore: path.join(dir, 'model-store'), loadModels: 'mnist=mnist.mar' });
+      expect(await planModelDir(dir, 'mnist')).to.include({ modelStore: path.join(dir, 'model-store'), loadModels: 'mnist=mnist.mar' });
     });
 
     it('refuses an empty folder, a missing path, another file and a bad name, saying what it saw', async () => {
       const dir = await mnt({});
       await fs.writeFile(path.join(dir, 'README.txt'), 'hi');
-      expect(() => planModelDir(dir)).to.throw(/found no \.mar archive or model folder in .*it holds: README\.txt/);
-      expect(() => planModelDir(path.join(root, 'nope'))).to.throw(/no such file or folder/);
-      expect(() => planModelDir(path.join(dir, 'README.txt'))).to.throw(/is a file but not a \.mar archive/);
-      expect(() => planModelDir(dir, '../x')).to.throw(/"\.\.\/x" is not a valid model name/);
+      await rejects(planModelDir(dir), /found no model in .*: no \.mar, model\.onnx or Triton model folder \(it holds: README\.txt\)/);
+      await rejects(planModelDir(path.join(root, 'nope')), /no such file or folder/);
+      await rejects(planModelDir(path.join(dir, 'README.txt')), /is a file but not a \.mar archive or an \.onnx model/);
+      await rejects(planModelDir(dir, '../x'), /"\.\.\/x" is not a valid model name/);
     });
   });
 
@@ -132,7 +154,7 @@ describe('--model-dir: serving what KServe leaves in /mnt/models', function () {
       expect(both.code).to.equal(1);
       expect(both.stderr).to.contain('without --model-store and --models');
       const empty = await fail(['--model-dir', 'mnt/models']);
-      expect(empty.stderr).to.match(/found no \.mar archive or model folder .*it is empty/);
+      expect(empty.stderr).to.match(/found no model in .*\(it is empty\)/);
     });
   });
 });

@@ -157,5 +157,20 @@ describe(`container image ${IMAGE}`, function () {
       const res = await fetch(`${ms.url}/v1/models/adder:predict`, { method: 'POST', body: JSON.stringify({ instances: [{ inputs: { x: [[0, 0, 1, 1]] } }] }) });
       expect(await res.json()).to.deep.equal({ predictions: [{ outputs: { y: [[1, 1, 2, 2]] } }] });
     });
+
+    it('serves a bare model.onnx in /mnt/models under the KServe name', async () => {
+      const mnt = path.join(scratch, 'mnt-onnx');
+      await fs.mkdir(mnt);
+      await fs.writeFile(path.join(mnt, 'model.onnx'), addOne());
+      await fs.chmod(mnt, 0o755);
+      const ms = await runImage('kserve-onnx', ['--read-only', '-v', `${mnt}:/mnt/models:ro,Z`, '-e', 'MS_DISABLE_TOKEN_AUTHORIZATION=true'],
+        ['--model-dir=/mnt/models', '--model-name=adder', '--ncs']);
+      await timed('bare model.onnx to /v2/health/ready', () => waitFor(`${ms.url}/v2/health/ready`));
+      const res = await fetch(`${ms.url}/v2/models/adder/infer`, {
+        method: 'POST',
+        body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] }),
+      });
+      expect(((await res.json()) as { outputs: { data: number[] }[] }).outputs[0].data).to.deep.equal([2, 3, 4, 5]);
+    });
   });
 });

@@ -170,6 +170,27 @@ describe('KServe (deploy/kserve)', function () {
       }
     });
 
+    it('a bare model.onnx: served with the tensor handler under the InferenceService name, over v2 and v1', async () => {
+      const mnt = path.join(root, 'mnt', 'models');
+      await fs.mkdir(mnt, { recursive: true });
+      await fs.writeFile(path.join(mnt, 'model.onnx'), addOne());
+      const server = await serveAsRuntime('adder-onnx');
+      try {
+        const meta = (await (await fetch(`${server.inference}/v2/models/adder-onnx`)).json()) as Obj;
+        expect(meta).to.deep.include({ name: 'adder-onnx', inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 4] }] });
+        const res = await fetch(`${server.inference}/v2/models/adder-onnx/infer`, {
+          method: 'POST',
+          body: JSON.stringify({ inputs: [{ name: 'x', shape: [2, 4], datatype: 'FP32', data: [1, 2, 3, 4, 0, 0, 0, 0] }] }),
+        });
+        expect(res.status).to.equal(200);
+        expect(((await res.json()) as { outputs: { name: string; data: number[] }[] }).outputs).to.deep.include({ name: 'y', datatype: 'FP32', shape: [2, 4], data: [2, 3, 4, 5, 1, 1, 1, 1] });
+        const v1 = await fetch(`${server.inference}/v1/models/adder-onnx:predict`, { method: 'POST', body: JSON.stringify({ instances: [{ inputs: { x: [[1, 1, 1, 1]] } }] }) });
+        expect(await v1.json()).to.deep.equal({ predictions: [{ outputs: { y: [[2, 2, 2, 2]] } }] });
+      } finally {
+        await server.stop();
+      }
+    });
+
     it('a folder of .mar archives: each under its own name, over v2', async () => {
       await place({ 'add.mar': 'add.mar', 'mlp.mar': 'mlp.mar' });
       const server = await serveAsRuntime('both');
