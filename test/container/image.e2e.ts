@@ -127,7 +127,7 @@ describe(`container image ${IMAGE}`, function () {
     });
   });
 
-  describe('-v ./model_store:/models with MS_* variables: the user\'s own models, no config file', () => {
+  describe("the user's own models without a config file: a mounted store, a Triton repository, KServe's /mnt/models", () => {
     it('serves the mounted store with tokens off from the environment', async () => {
       const ms = await runImage('own', ['--read-only', '-v', `${store.dir}:/models:ro,Z`, '-e', 'MS_MODEL_STORE=/models',
         '-e', 'MS_DISABLE_TOKEN_AUTHORIZATION=true', '-e', 'MS_DEFAULT_WORKERS_PER_MODEL=1']);
@@ -156,6 +156,22 @@ describe(`container image ${IMAGE}`, function () {
       await timed('KServe layout to /v2/health/ready', () => waitFor(`${ms.url}/v2/health/ready`));
       const res = await fetch(`${ms.url}/v1/models/adder:predict`, { method: 'POST', body: JSON.stringify({ instances: [{ inputs: { x: [[0, 0, 1, 1]] } }] }) });
       expect(await res.json()).to.deep.equal({ predictions: [{ outputs: { y: [[1, 1, 2, 2]] } }] });
+    });
+
+    it("serves a Triton model repository with Triton's flag, and only it", async () => {
+      const repo = path.join(scratch, 'model_repository');
+      await fs.mkdir(path.join(repo, 'add', '1'), { recursive: true });
+      await fs.writeFile(path.join(repo, 'add', '1', 'model.onnx'), addOne());
+      const ms = await runImage('triton', ['--read-only', '-v', `${repo}:/models:ro,Z`, '-e', 'MS_DISABLE_TOKEN_AUTHORIZATION=true', '-e', 'MS_LOAD_MODELS='],
+        ['--model-repository=/models']);
+      await timed('Triton repository to /v2/health/ready', () => waitFor(`${ms.url}/v2/health/ready`));
+      const index = (await (await fetch(`${ms.url}/v2/repository/index`, { method: 'POST', body: '{}' })).json()) as { name: string; state: string }[];
+      expect(index.filter((m) => m.state === 'READY').map((m) => m.name)).to.deep.equal(['add']);
+      const res = await fetch(`${ms.url}/v2/models/add/infer`, {
+        method: 'POST',
+        body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] }),
+      });
+      expect(((await res.json()) as { outputs: { data: number[] }[] }).outputs[0].data).to.deep.equal([2, 3, 4, 5]);
     });
 
     it('serves a bare model.onnx in /mnt/models under the KServe name', async () => {
