@@ -60,8 +60,9 @@ function program(): Command {
     .option('--start-timeout <s>', 'with --start: seconds to wait for the server to answer', '60')
     .option('--dt, --disable-token-auth', 'turn token authorization off (TorchServe\'s flag; disable_token_authorization=true)')
     .option('--enable-model-api', 'allow registering and unregistering models (enable_model_api=true)')
-    .option('--model-dir <path>', 'serve what this folder holds (KServe\'s /mnt/models): a .mar, several, or a model folder')
-    .option('--model-name <name>', 'with --model-dir: the name to serve its one model under (KServe\'s model name)')
+    // KServe's model servers spell these --model_dir and --model_name; both spellings work.
+    .option('--model_dir, --model-dir <path>', 'serve what this folder holds (KServe\'s /mnt/models): a .mar or several, a model.onnx, a Triton model folder')
+    .option('--model_name, --model-name <name>', 'with --model-dir: the name to serve its one model under (KServe\'s model name)')
     // Triton's flags: `tritonserver --model-repository=/models` works with the binary's name changed.
     .option('--model-repository <dir>', "Triton's model repository: config.pbtxt + <version>/model.onnx folders (runs in the foreground unless --start)")
     .option('--http-port <port>', "Triton's flag: the inference port (inference_address's port)")

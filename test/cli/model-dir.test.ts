@@ -131,9 +131,9 @@ describe('--model-dir: serving what KServe leaves in /mnt/models', function () {
       }
     });
 
-    it('serves a folder of archives, each under its own name', async () => {
+    it("serves a folder of archives, each under its own name (KServe's --model_dir spelling)", async () => {
       await mnt({ 'add.mar': 'add.mar', 'mlp.mar': 'mlp.mar' });
-      const server = await serve(['--model-dir', 'mnt/models']);
+      const server = await serve(['--model_dir=mnt/models']);
       try {
         expect(await addOneVia(server.inference, 'add')).to.deep.equal([['y', [2, 3, 4, 5]]]);
         const meta = (await (await fetch(`${server.inference}/v2/models/mlp`)).json()) as { inputs: { name: string; shape: number[] }[] };
