@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # modelserver image. CPU (default):  docker build -t modelserver .
 # GPU (CUDA 12, cuDNN 9):           docker build --target gpu -t modelserver:gpu .
 # Podman: add --format docker (OCI format drops HEALTHCHECK). Everything below is explained in README "Container image".
@@ -22,7 +21,7 @@ RUN npm ci --no-audit --no-fund \
  && node dist/scripts/build-demo-models.js /app/model_store \
  && npm prune --omit=dev --no-audit --no-fund \
  && npm cache clean --force
-# onnxruntime-node ships binaries for every platform (~290 MB); keep this one's.
+# onnxruntime-node ships binaries for every platform (darwin, win32, linux/arm64: ~250 MB); keep this one's.
 RUN set -e; ort=node_modules/onnxruntime-node/bin/napi-v6; \
     arch=$(node -p process.arch); \
     rm -rf "$ort/darwin" "$ort/win32"; \
