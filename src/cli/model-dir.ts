@@ -89,3 +89,24 @@ export async function planModelDir(dir: string, name?: string, cwd = process.cwd
     folders.length === 0 ? { modelStore: store, loadModels: 'all', found: what } : { modelRepository: store, loadModels: '', found: what };
   return warning ? { ...plan, warning } : plan;
 }
+
+/** The command line's `--model-dir`/`--model-name` as config values (`model_store`, `model_repository`, `load_models`). */
+export async function modelDirSettings(
+  opts: { modelDir?: string; modelName?: string; modelStore?: string; models?: string[]; modelRepository?: string },
+  warn: (message: string) => void,
+): Promise<Record<string, string>> {
+  if (opts.modelDir === undefined) {
+    if (opts.modelName !== undefined) throw new ModelDirError('--model-name needs --model-dir');
+    return {};
+  }
+  if (opts.modelStore !== undefined || opts.models !== undefined || opts.modelRepository !== undefined) {
+    throw new ModelDirError('--model-dir chooses the models: give it without --model-store, --models and --model-repository');
+  }
+  const plan = await planModelDir(opts.modelDir, opts.modelName);
+  if (plan.warning) warn(plan.warning);
+  return {
+    ...(plan.modelStore !== undefined && { model_store: plan.modelStore }),
+    ...(plan.modelRepository !== undefined && { model_repository: plan.modelRepository }),
+    load_models: plan.loadModels,
+  };
+}

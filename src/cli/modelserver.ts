@@ -10,7 +10,7 @@ import { Command } from 'commander';
 import { archiverVersion } from '../archive/manifest.ts';
 import { loadConfig, type ServerConfig } from '../config/config.ts';
 import { isServeError } from '../errors.ts';
-import { planModelDir } from './model-dir.ts';
+import { modelDirSettings } from './model-dir.ts';
 import { needsRelaunch, relaunch, serverEnv, watchLauncher } from './malloc.ts';
 import { defaultPidFile, isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.ts';
 
@@ -82,18 +82,7 @@ async function configFrom(opts: Options) {
   if (opts.models !== undefined) cli.load_models = opts.models.join(',');
   if (opts.disableTokenAuth) cli.disable_token_authorization = 'true';
   if (opts.enableModelApi) cli.enable_model_api = 'true';
-  if (opts.modelName !== undefined && opts.modelDir === undefined) throw new Error('--model-name needs --model-dir');
-  if (opts.modelDir !== undefined) {
-    if (opts.modelStore !== undefined || opts.models !== undefined) {
-      throw new Error('--model-dir chooses the model store and the models: give it without --model-store and --models');
-    }
-    if (opts.modelRepository !== undefined) throw new Error('--model-dir chooses the models: give it without --model-repository');
-    const plan = await planModelDir(opts.modelDir, opts.modelName);
-    if (plan.warning) process.stderr.write(`warning: ${plan.warning}\n`);
-    if (plan.modelStore !== undefined) cli.model_store = plan.modelStore;
-    if (plan.modelRepository !== undefined) cli.model_repository = plan.modelRepository;
-    cli.load_models = plan.loadModels;
-  }
+  Object.assign(cli, await modelDirSettings(opts, (m) => process.stderr.write(`warning: ${m}\n`)));
   if (opts.modelRepository !== undefined) cli.model_repository = opts.modelRepository;
   if (opts.modelControlMode !== undefined) cli.model_control_mode = opts.modelControlMode;
   if (opts.loadModel !== undefined) cli.load_model = opts.loadModel.join(',');

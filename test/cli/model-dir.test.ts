@@ -152,7 +152,7 @@ describe('--model-dir: serving what KServe leaves in /mnt/models', function () {
         );
       const both = await fail(['--model-dir', 'mnt/models', '--model-store', 'mnt']);
       expect(both.code).to.equal(1);
-      expect(both.stderr).to.contain('without --model-store and --models');
+      expect(both.stderr).to.contain('give it without --model-store, --models and --model-repository');
       const empty = await fail(['--model-dir', 'mnt/models']);
       expect(empty.stderr).to.match(/found no model in .*\(it is empty\)/);
     });
