@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseProperties } from '../../src/config/properties.ts';
 import { loadConfig } from '../../src/config/config.ts';
@@ -93,7 +94,7 @@ describe('Kubernetes manifests (deploy/kubernetes)', function () {
 
   it('its config.properties is one the server takes without a warning, listening on the pod with the management port open only because it is fenced', () => {
     expect(server('base').args).to.deep.equal(['--ts-config', '/etc/modelserver/config.properties']);
-    const dir = fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'ms-k8s-config-'));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ms-k8s-config-'));
     try {
       fs.writeFileSync(path.join(dir, 'config.properties'), configOf('base')['config.properties']);
       const warnings: string[] = [];
