@@ -139,6 +139,14 @@ describe('Kubernetes manifests (deploy/kubernetes)', function () {
     expect(server('base').resources.requests.cpu, 'CPU utilisation needs a request').to.be.a('string');
   });
 
+  it('spreads the replicas over nodes, with a selector that matches its own pods', () => {
+    const d = of('base', 'Deployment');
+    const [spread] = d.spec.template.spec.topologySpreadConstraints;
+    expect(spread).to.include({ topologyKey: 'kubernetes.io/hostname', maxSkew: 1 });
+    expect(d.spec.template.metadata.labels).to.include(spread.labelSelector.matchLabels);
+    expect(d.spec.replicas).to.be.greaterThan(1);
+  });
+
   it('queue-latency overlay: the HPA asks for the metric the prometheus-adapter rule serves, from a metric the server has', () => {
     const hpa = of('overlays/queue-latency-autoscaling', 'HorizontalPodAutoscaler');
     const [values] = yamlDocs(path.join(K8S, 'prometheus-adapter', 'values.yaml'));
