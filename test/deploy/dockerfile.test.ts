@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { addOne } from '../../scripts/lib/onnx-models.ts';
 import { needsRelaunch } from '../../src/cli/malloc.ts';
 import { loadConfig } from '../../src/config/config.ts';
+import { KEYS } from '../../src/config/keys.ts';
 import { securityPlan } from '../../src/security/policy.ts';
 import type { RunningServer } from '../../src/server.ts';
 import { startTestServer, TestStore } from '../helpers/server.ts';
@@ -80,6 +81,24 @@ describe('Dockerfile', () => {
     const config = loadConfig({ configFile: path.join(ROOT, 'deploy', 'docker', 'config.properties'), env });
     expect(config).to.include({ modelStore: '/models', disableTokenAuthorization: true, jobQueueSize: 7, batchSize: 4 });
     expect(securityPlan(config).tokens).to.equal(false);
+  });
+
+  it('every config key is read from MS_<KEY> in the container: its value is taken, or refused naming the variable', () => {
+    const base = { MS_ENABLE_ENVVARS_CONFIG: 'true', MS_USE_ENV_ALLOWED_URLS: 'true' };
+    const configFile = path.join(ROOT, 'deploy', 'docker', 'config.properties');
+    const keys = Object.keys(KEYS).filter((k) => k !== 'enable_envvars_config' && k !== 'use_env_allowed_urls');
+    expect(keys.length).to.be.greaterThan(40);
+    for (const key of keys) {
+      const name = `MS_${key.toUpperCase()}`;
+      let config;
+      try {
+        config = loadConfig({ configFile, env: { ...base, [name]: 'from-env' } });
+      } catch (e) {
+        expect((e as Error).message, key).to.contain(`environment variable ${name}`);
+        continue;
+      }
+      expect(config.properties[key], key).to.equal('from-env');
+    }
   });
 
   describe('the HEALTHCHECK script', function () {
