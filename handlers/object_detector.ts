@@ -1,0 +1,253 @@
+/**
+ * Built-in `object_detector` handler, answering as TorchServe's: per image a list of
+ * `{"<label>": [x1, y1, x2, y2], "score": s}`, best first, boxes in the original image's pixels (after EXIF
+ * orientation).
+ *
+ * Each image is letterboxed to the model's input (aspect kept, grey padding, RGB scaled to [0, 1], no mean/std:
+ * what YOLO and torchvision detectors take), run in one batch when the model's dim 0 is free, decoded from the
+ * output layout (`detection/layouts.ts`: YOLOv5, YOLOv8, or separate boxes/scores/labels), thresholded,
+ * class-wise NMS'd (`detection/nms.ts`) and mapped back through the letterbox. Labels from `index_to_name.json`,
+ * else the class index.
+ *
+ * Model config: `threshold` (0.5, TorchServe's), `iou_threshold` (0.45), `max_detections` (100), also as query
+ * parameters per request; `layout` (yolov5 | yolov8 | separate) when the shape does not tell; `input_size` (640,
+ * or [height, width]) for a model whose input size is free; `limit_max_image_pixels`.
+ *
+ * KServe v2: one BYTES input of images (raw with the binary extension, else base64); the answer is the tensors
+ * TensorRT's EfficientNMS gives Triton users: `num_detections` INT32 [B], `detection_boxes` FP32 [B, K, 4],
+ * `detection_scores` FP32 [B, K], `detection_classes` INT32 [B, K] and `detection_labels` BYTES [B, K], K the
+ * most detections of any image, rows past an image's count zero (labels empty).
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { InferenceSession } from 'onnxruntime-node';
+import type { Handler, HandlerContext, RequestInput } from '../src/handler/contract.ts';
+import { imageBytes, parseLabels } from './image_classifier.ts';
+import { DEFAULT_PIXEL_LIMIT, letterboxed, unletterbox, writePlanar, type Letterbox } from './image/decode.ts';
+import { imageElement, requestParameters, v2Elements, v2Request, V2Error, type V2Output } from './common/v2.ts';
+import { LAYOUTS, separateCandidates, separateNames, yoloCandidates, yoloLayout, type Layout, type OutTensor, type SeparateNames } from './detection/layouts.ts';
+import { nms } from './detection/nms.ts';
+import { modelOptions, OptionError, requestOptions, type DetectOptions } from './detection/options.ts';
+
+const UNIT = [1 / 255, 1 / 255, 1 / 255];
+const ZERO = [0, 0, 0];
+
+export interface Detection {
+  label: string;
+  classIndex: number;
+  box: [number, number, number, number];
+  score: number;
+}
+
+interface Job {
+  request: number;
+  bytes: Uint8Array;
+  options: DetectOptions;
+  box?: Letterbox;
+  detections?: Detection[];
+}
+
+type Meta = { name: string; isTensor?: boolean; type?: string; shape?: ReadonlyArray<number | string> };
+
+function metadata(list: () => readonly unknown[] | undefined): Meta[] {
+  try {
+    return (list() ?? []) as Meta[];
+  } catch {
+    return []; // older onnxruntime builds have no metadata
+  }
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+export default class ObjectDetector implements Handler {
+  readonly acceptsV2Requests = true;
+  private session!: InferenceSession;
+  private labels = new Map<number, string>();
+  private options!: DetectOptions;
+  private pixelLimit = DEFAULT_PIXEL_LIMIT;
+  private inputName = 'images';
+  private rank3 = false;
+  private batched = true;
+  private height = 640;
+  private width = 640;
+  private layout?: Layout;
+  private separate?: SeparateNames;
+  private input = new Float32Array(0);
+
+  async initialize(ctx: HandlerContext): Promise<void> {
+    if (!ctx.session) throw new Error('object_detector needs a model: the archive has no serializedFile');
+    this.session = ctx.session;
+    const cfg = ctx.modelConfig;
+    this.options = modelOptions(cfg);
+    const limit = cfg.limit_max_image_pixels;
+    if (limit !== undefined) {
+      if (!Number.isInteger(limit) || (limit as number) < 0) throw new Error('object_detector: limit_max_image_pixels must be a non-negative integer');
+      this.pixelLimit = limit as number;
+    }
+    await this.readLabels(ctx);
+    this.readInput(ctx, cfg.input_size);
+    this.readLayout(ctx, cfg.layout);
+    ctx.logger.info('object_detector ready', { layout: this.layout ?? 'yolo (from the output shape)', input: [this.height, this.width], ...this.options });
+  }
+
+  private async readLabels(ctx: HandlerContext): Promise<void> {
+    try {
+      this.labels = parseLabels(JSON.parse(await readFile(path.join(ctx.modelDir, 'index_to_name.json'), 'utf8')));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      ctx.logger.info('object_detector: no index_to_name.json; labels are class indices');
+    }
+  }
+
+  private readInput(ctx: HandlerContext, inputSize: unknown): void {
+    const meta = metadata(() => this.session.inputMetadata).find((m) => m.name === this.session.inputNames[0]);
+    this.inputName = this.session.inputNames[0];
+    const shape = meta?.isTensor ? meta.shape : undefined;
+    if (shape && shape.length !== 3 && shape.length !== 4) {
+      throw new Error(`object_detector: input "${this.inputName}" has shape [${shape.join(',')}]; expected [N,3,H,W] or [3,H,W]`);
+    }
+    this.rank3 = shape?.length === 3;
+    const [h, w] = shape ? shape.slice(-2) : [];
+    if (typeof h === 'number' && typeof w === 'number' && h > 0 && w > 0) [this.height, this.width] = [h, w];
+    else if (inputSize !== undefined) {
+      const size = Array.isArray(inputSize) ? inputSize : [inputSize, inputSize];
+      if (size.length !== 2 || !size.every((s) => Number.isInteger(s) && s >= 32 && s <= 8192)) {
+        throw new Error(`object_detector: input_size must be an integer or [height, width] from 32 to 8192, got ${JSON.stringify(inputSize)}`);
+      }
+      [this.height, this.width] = size as [number, number];
+    }
+    this.batched = !this.rank3 && typeof shape?.[0] !== 'number';
+    if (shape && !this.rank3 && typeof shape[0] === 'number' && shape[0] !== 1) {
+      ctx.logger.warn(`object_detector: input dim 0 is fixed at ${shape[0]}; running one image at a time`);
+    }
+  }
+
+  private readLayout(ctx: HandlerContext, configured: unknown): void {
+    const outputs = metadata(() => this.session.outputMetadata);
+    const named = this.session.outputNames.map((name) => outputs.find((m) => m.name === name) ?? { name });
+    if (configured !== undefined && !LAYOUTS.includes(configured as Layout)) {
+      throw new Error(`object_detector: layout must be one of ${LAYOUTS.join(', ')}, got ${JSON.stringify(configured)}`);
+    }
+    const wantsSeparate = configured === 'separate' || (configured === undefined && named.length >= 3);
+    if (wantsSeparate) {
+      this.separate = separateNames(named);
+      if (!this.separate) {
+        throw new Error(`object_detector: cannot tell boxes, scores and labels apart among the outputs ${this.session.outputNames.join(', ')}`);
+      }
+      this.layout = 'separate';
+      const boxes = named.find((m) => m.name === this.separate!.boxes);
+      if (boxes?.shape?.length === 2) this.batched = false;
+      return;
+    }
+    const shape = named[0].shape;
+    if (shape && shape.length !== 3) {
+      throw new Error(`object_detector: output "${named[0].name}" has shape [${shape.join(',')}]; a YOLO output is [N, boxes, 5+classes] or [N, 4+classes, boxes]`);
+    }
+    if (configured !== undefined) this.layout = configured as Layout;
+    else if (shape && typeof shape[1] === 'number' && typeof shape[2] === 'number') {
+      this.layout = yoloLayout(shape[1], shape[2], this.labels.size || undefined);
+    }
+    ctx.logger.debug('object_detector: output layout', { layout: this.layout });
+  }
+
+  async handle(requests: RequestInput[], ctx: HandlerContext): Promise<unknown[]> {
+    const results: unknown[] = new Array(requests.length);
+    const jobs: Job[] = [];
+    requests.forEach((req, i) => {
+      try {
+        const options = requestOptions(this.options, requestParameters(req));
+        const v2 = v2Request(req);
+        const images = v2 ? v2Elements(v2, 'images').map(imageElement) : [imageBytes(req)];
+        for (const bytes of images) jobs.push({ request: i, bytes, options });
+      } catch (err) {
+        if (!(err instanceof OptionError || err instanceof V2Error || err instanceof Error)) throw err;
+        results[i] = new ctx.HandlerError(400, (err as Error).message);
+      }
+    });
+    const size = 3 * this.height * this.width;
+    if (this.input.length < size * jobs.length) this.input = new Float32Array(size * jobs.length);
+    const decoded = await Promise.all(
+      jobs.map(async (job, k) => {
+        try {
+          const { rgb, box } = await letterboxed(job.bytes, this.width, this.height, this.pixelLimit);
+          writePlanar(rgb, this.input, k * size, UNIT, ZERO);
+          job.box = box;
+          return true;
+        } catch (err) {
+          results[job.request] ??= new ctx.HandlerError(400, `cannot decode image: ${(err as Error).message}`);
+          return false;
+        }
+      }),
+    );
+    const good = jobs.filter((job, k) => decoded[k] && results[job.request] === undefined);
+    // Compact the decoded images to the front of the batch (only when some failed).
+    good.forEach((job, to) => {
+      const from = jobs.indexOf(job);
+      if (from !== to) this.input.copyWithin(to * size, from * size, (from + 1) * size);
+    });
+    await this.detect(good, ctx);
+    requests.forEach((req, i) => {
+      if (results[i] !== undefined) return;
+      const mine = good.filter((j) => j.request === i).map((j) => j.detections!);
+      results[i] = v2Request(req) ? { outputs: v2Outputs(mine) } : mine[0].map(torchServeShape);
+    });
+    return results;
+  }
+
+  /** Runs the images (batched when the model allows) and fills each job's detections. */
+  private async detect(jobs: Job[], ctx: HandlerContext): Promise<void> {
+    const size = 3 * this.height * this.width;
+    const runs: Array<[number, number]> = this.batched ? (jobs.length ? [[0, jobs.length]] : []) : jobs.map((_, k) => [k, 1]);
+    for (const [start, count] of runs) {
+      const dims = this.rank3 ? [3, this.height, this.width] : [count, 3, this.height, this.width];
+      const feeds = { [this.inputName]: new ctx.Tensor('float32', this.input.subarray(start * size, (start + count) * size), dims) };
+      const out = (await this.session.run(feeds)) as unknown as Record<string, OutTensor>;
+      for (let row = 0; row < count; row++) {
+        const job = jobs[start + row];
+        job.detections = this.decode(out, row, job.options, job.box!);
+      }
+    }
+  }
+
+  private decode(out: Record<string, OutTensor>, row: number, o: DetectOptions, g: Letterbox): Detection[] {
+    let candidates;
+    if (this.layout === 'separate') candidates = separateCandidates(out, this.separate!, row, o.threshold);
+    else {
+      const t = out[this.session.outputNames[0]];
+      const layout = this.layout ?? yoloLayout(t.dims[1], t.dims[2], this.labels.size || undefined);
+      candidates = yoloCandidates(t, layout, row, o.threshold);
+    }
+    return nms(candidates, o.iou_threshold, o.max_detections).map((i) => {
+      const b = candidates.boxes;
+      const [x1, y1] = unletterbox(g, b[i * 4], b[i * 4 + 1]);
+      const [x2, y2] = unletterbox(g, b[i * 4 + 2], b[i * 4 + 3]);
+      const classIndex = candidates.classes[i];
+      return {
+        label: this.labels.get(classIndex) ?? String(classIndex),
+        classIndex,
+        box: [round2(x1), round2(y1), round2(x2), round2(y2)],
+        score: Math.round(candidates.scores[i] * 1e4) / 1e4,
+      };
+    });
+  }
+}
+
+/** TorchServe's `{"<label>": [x1, y1, x2, y2], "score": s}`. */
+function torchServeShape(d: Detection): Record<string, unknown> {
+  return { [d.label]: d.box, score: d.score };
+}
+
+/** EfficientNMS-style tensors for a v2 request's images, padded to the most detections of any image. */
+function v2Outputs(images: Detection[][]): V2Output[] {
+  const k = Math.max(0, ...images.map((d) => d.length));
+  const pad = <T>(d: Detection[], f: (x: Detection) => T[], fill: T[]) =>
+    Array.from({ length: k }, (_, i) => (i < d.length ? f(d[i]) : fill)).flat();
+  const b = images.length;
+  return [
+    { name: 'num_detections', datatype: 'INT32', shape: [b], data: images.map((d) => d.length) },
+    { name: 'detection_boxes', datatype: 'FP32', shape: [b, k, 4], data: images.flatMap((d) => pad(d, (x) => x.box, [0, 0, 0, 0])) },
+    { name: 'detection_scores', datatype: 'FP32', shape: [b, k], data: images.flatMap((d) => pad(d, (x) => [x.score], [0])) },
+    { name: 'detection_classes', datatype: 'INT32', shape: [b, k], data: images.flatMap((d) => pad(d, (x) => [x.classIndex], [0])) },
+    { name: 'detection_labels', datatype: 'BYTES', shape: [b, k], data: images.flatMap((d) => pad(d, (x) => [x.label], [''])) },
+  ];
+}
