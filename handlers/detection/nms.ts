@@ -15,11 +15,45 @@ export interface Candidates {
   classes: Int32Array;
 }
 
-/** Indices of the candidates in descending order of score (ties by index). */
+const TOP = 0x7f800000; // +Infinity's float32 bits: above every finite non-negative score
+const RADIX = 11;
+const BUCKETS = 1 << RADIX;
+const MASK = BUCKETS - 1;
+
+/**
+ * Indices of the candidates in descending order of score (ties by index). A non-negative float32's bits order
+ * like its value, so the key TOP − bits (negative and NaN scores last) is sorted by a stable three-pass LSD radix
+ * sort on 11-bit digits: linear, no comparator calls. At 8,400 candidates about 10x faster than
+ * `sort((a, b) => scores[b] − scores[a])` (`npm run bench:nms`).
+ */
 export function byScore(scores: Float32Array, count: number): Uint32Array {
-  const order = new Uint32Array(count);
-  for (let i = 0; i < count; i++) order[i] = i;
-  return order.sort((a, b) => scores[b] - scores[a] || a - b);
+  const bits = new Uint32Array(scores.buffer, scores.byteOffset, count);
+  let keys = new Uint32Array(count);
+  let order = new Uint32Array(count);
+  for (let i = 0; i < count; i++) {
+    keys[i] = TOP - (scores[i] > 0 ? Math.min(bits[i], TOP) : 0);
+    order[i] = i;
+  }
+  let nextKeys = new Uint32Array(count);
+  let nextOrder = new Uint32Array(count);
+  const counts = new Uint32Array(BUCKETS);
+  for (let shift = 0; shift < 32; shift += RADIX) {
+    counts.fill(0);
+    for (let i = 0; i < count; i++) counts[(keys[i] >>> shift) & MASK]++;
+    for (let b = 0, sum = 0; b < BUCKETS; b++) {
+      const n = counts[b];
+      counts[b] = sum;
+      sum += n;
+    }
+    for (let i = 0; i < count; i++) {
+      const at = counts[(keys[i] >>> shift) & MASK]++;
+      nextKeys[at] = keys[i];
+      nextOrder[at] = order[i];
+    }
+    [keys, nextKeys] = [nextKeys, keys];
+    [order, nextOrder] = [nextOrder, order];
+  }
+  return order;
 }
 
 /** The kept candidates' indices, best first. */
