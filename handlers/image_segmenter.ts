@@ -9,6 +9,9 @@
  * every pixel gets a class), ImageNet mean/std as TorchServe's; a model whose input size is free gets the image
  * with its shorter side at 256 (TorchServe's Resize(256)), or `input_size` from the model config.
  *
+ * A JSON answer over `max_json_pixels` (2,000,000) pixels is a 413 pointing to the PNG: its rows would be tens of
+ * MB of JSON and a small array per pixel in the worker's heap.
+ *
  * KServe v2: one BYTES input of images (raw or base64) of one size; outputs `classes` INT32 [B, H, W] and
  * `probabilities` FP32 [B, H, W].
  */
@@ -25,6 +28,8 @@ const STD = [0.229, 0.224, 0.225];
 const SCALE = STD.map((s) => 1 / (255 * s));
 const SHIFT = MEAN.map((m, c) => -m / STD[c]);
 const SHORT_SIDE = 256;
+/** Pixels a JSON answer may hold (about 13 bytes each): past it the answer is a 413 that points to the PNG. */
+const DEFAULT_MAX_JSON_PIXELS = 2_000_000;
 
 interface Job {
   request: number;
@@ -45,6 +50,7 @@ export default class ImageSegmenter implements Handler {
   private fixed?: [number, number];
   private batched = true;
   private pixelLimit = DEFAULT_PIXEL_LIMIT;
+  private maxJsonPixels = DEFAULT_MAX_JSON_PIXELS;
 
   initialize(ctx: HandlerContext): void {
     if (!ctx.session) throw new Error('image_segmenter needs a model: the archive has no serializedFile');
@@ -74,6 +80,11 @@ export default class ImageSegmenter implements Handler {
     if (limit !== undefined) {
       if (!Number.isInteger(limit) || (limit as number) < 0) throw new Error('image_segmenter: limit_max_image_pixels must be a non-negative integer');
       this.pixelLimit = limit as number;
+    }
+    const maxJson = ctx.modelConfig.max_json_pixels;
+    if (maxJson !== undefined) {
+      if (!Number.isInteger(maxJson) || (maxJson as number) < 1) throw new Error('image_segmenter: max_json_pixels must be a positive integer');
+      this.maxJsonPixels = maxJson as number;
     }
   }
 
@@ -107,6 +118,12 @@ export default class ImageSegmenter implements Handler {
           job.inputSize = [h, w];
           writePlanar(rgb, job.input, 0, SCALE, SHIFT);
           [job.width, job.height] = [source.width, source.height];
+          if (!png[job.request] && source.width * source.height > this.maxJsonPixels) {
+            results[job.request] ??= new ctx.HandlerError(
+              413,
+              `a ${source.width}x${source.height} image makes a JSON mask of ${source.width * source.height} pixels, over max_json_pixels (${this.maxJsonPixels}): ask for a PNG mask with Accept: image/png, or send a smaller image`,
+            );
+          }
         } catch (err) {
           results[job.request] ??= new ctx.HandlerError(400, `cannot decode image: ${(err as Error).message}`);
         }

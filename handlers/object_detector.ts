@@ -24,10 +24,10 @@ import type { InferenceSession } from 'onnxruntime-node';
 import type { Handler, HandlerContext, RequestInput } from '../src/handler/contract.ts';
 import { imageBytes, parseLabels } from './image_classifier.ts';
 import { DEFAULT_PIXEL_LIMIT, letterboxed, unletterbox, writePlanar, type Letterbox } from './image/decode.ts';
-import { imageElement, requestParameters, v2Elements, v2Request, V2Error, type V2Output } from './common/v2.ts';
+import { imageElement, requestParameters, v2Elements, v2Request, type V2Output } from './common/v2.ts';
 import { LAYOUTS, separateCandidates, separateNames, yoloCandidates, yoloLayout, type Layout, type OutTensor, type SeparateNames } from './detection/layouts.ts';
 import { nms } from './detection/nms.ts';
-import { modelOptions, OptionError, requestOptions, type DetectOptions } from './detection/options.ts';
+import { modelOptions, requestOptions, type DetectOptions } from './detection/options.ts';
 
 const UNIT = [1 / 255, 1 / 255, 1 / 255];
 const ZERO = [0, 0, 0];
@@ -160,7 +160,7 @@ export default class ObjectDetector implements Handler {
         const images = v2 ? v2Elements(v2, 'images').map(imageElement) : [imageBytes(req)];
         for (const bytes of images) jobs.push({ request: i, bytes, options });
       } catch (err) {
-        if (!(err instanceof OptionError || err instanceof V2Error || err instanceof Error)) throw err;
+        // A bad parameter (OptionError), v2 request (V2Error) or body: this request's 400.
         results[i] = new ctx.HandlerError(400, (err as Error).message);
       }
     });

@@ -121,6 +121,15 @@ describe('handlers/image_segmenter', () => {
     expect(rows[250][360][0]).to.equal(3);
   });
 
+  it('refuses a JSON mask over max_json_pixels with a 413 that points to the PNG, which still works', async () => {
+    const { handler, ctx } = await setup({ modelConfig: { max_json_pixels: 10_000 } });
+    const image = await squaresImage(240, 180, SQUARES);
+    const [json, png] = await handler.handle([request(image), request(image, { accept: 'image/png' })], ctx);
+    expect((json as { status: number }).status).to.equal(413);
+    expect((json as Error).message).to.match(/240x180 image makes a JSON mask of 43200 pixels, over max_json_pixels \(10000\): ask for a PNG mask with Accept: image\/png/);
+    expect(png).to.be.instanceOf(Buffer);
+  });
+
   it('takes a v2 request and answers classes and probabilities tensors', async () => {
     const { handler, ctx } = await setup();
     const image = await squaresImage(240, 180, SQUARES);
