@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import ObjectDetector from '../../handlers/object_detector.ts';
 import type { RequestInput } from '../../src/handler/contract.ts';
 import { colorBoxDetector, colorBoxLabels, type ColorBoxDetectorOptions } from '../../scripts/lib/vision-models.ts';
+import { colorsClassifier } from '../../scripts/lib/onnx-models.ts';
 import { squaresImage, type Square } from '../../scripts/lib/squares.ts';
 import { makeHandlerContext, type TestHandlerContext } from '../helpers/handler-context.ts';
 
@@ -135,6 +136,17 @@ describe('handlers/object_detector', () => {
     let err: Error | undefined;
     await setup({ layout: 'yolov8' }, { modelConfig: { iou_threshold: 1.5 } }).catch((e: Error) => (err = e));
     expect(err?.message).to.match(/iou_threshold must be a number from 0 to 1, got 1.5/);
+  });
+
+  it('refuses at load a model whose outputs are no detector layout, saying what it expected', async () => {
+    const modelDir = path.join(dir, 'classifier');
+    await mkdir(modelDir);
+    await writeFile(path.join(modelDir, 'model.onnx'), colorsClassifier());
+    const ctx = await makeHandlerContext({ modelDir, serializedFile: 'model.onnx' });
+    contexts.push(ctx);
+    let err: Error | undefined;
+    await Promise.resolve(new ObjectDetector().initialize(ctx)).catch((e: Error) => (err = e));
+    expect(err?.message).to.match(/output "output" has shape \[N,3\]; a YOLO output is \[N, boxes, 5\+classes\] or \[N, 4\+classes, boxes\]/);
   });
 
   it('labels with class indices without index_to_name.json when the layout is configured', async () => {
