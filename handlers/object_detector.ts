@@ -72,6 +72,7 @@ export default class ObjectDetector implements Handler {
   private width = 640;
   private layout?: Layout;
   private separate?: SeparateNames;
+  private yoloOutput = 'output0';
   private input = new Float32Array(0);
 
   async initialize(ctx: HandlerContext): Promise<void> {
@@ -128,20 +129,27 @@ export default class ObjectDetector implements Handler {
     if (configured !== undefined && !LAYOUTS.includes(configured as Layout)) {
       throw new Error(`object_detector: layout must be one of ${LAYOUTS.join(', ')}, got ${JSON.stringify(configured)}`);
     }
-    const wantsSeparate = configured === 'separate' || (configured === undefined && named.length >= 3);
-    if (wantsSeparate) {
-      this.separate = separateNames(named);
-      if (!this.separate) {
-        throw new Error(`object_detector: cannot tell boxes, scores and labels apart among the outputs ${this.session.outputNames.join(', ')}`);
-      }
+    const separate = configured === 'separate' || (configured === undefined && named.length >= 3) ? separateNames(named) : undefined;
+    if (configured === 'separate' && !separate) {
+      throw new Error(`object_detector: cannot tell boxes, scores and labels apart among the outputs ${this.session.outputNames.join(', ')}`);
+    }
+    if (separate) {
+      this.separate = separate;
       this.layout = 'separate';
-      const boxes = named.find((m) => m.name === this.separate!.boxes);
+      const boxes = named.find((m) => m.name === separate.boxes);
       if (boxes?.shape?.length === 2) this.batched = false;
       return;
     }
-    const shape = named[0].shape;
+    // YOLO: the output of rank 3 (older YOLOv5 exports add their feature maps, of rank 5, as more outputs).
+    const yolo = named.find((m) => m.shape?.length === 3) ?? named[0];
+    this.yoloOutput = yolo.name;
+    const shape = yolo.shape;
     if (shape && shape.length !== 3) {
-      throw new Error(`object_detector: output "${named[0].name}" has shape [${shape.join(',')}]; a YOLO output is [N, boxes, 5+classes] or [N, 4+classes, boxes]`);
+      const all = named.map((m) => `"${m.name}" [${m.shape?.join(',') ?? '?'}]`).join(', ');
+      throw new Error(
+        `object_detector: no detector layout among the outputs ${all}: a YOLO output is [N, boxes, 5+classes] or ` +
+          '[N, 4+classes, boxes]; separate outputs are boxes [N, K, 4], scores [N, K] and labels [N, K]',
+      );
     }
     if (configured !== undefined) this.layout = configured as Layout;
     else if (shape && typeof shape[1] === 'number' && typeof shape[2] === 'number') {
@@ -213,7 +221,7 @@ export default class ObjectDetector implements Handler {
     let candidates;
     if (this.layout === 'separate') candidates = separateCandidates(out, this.separate!, row, o.threshold);
     else {
-      const t = out[this.session.outputNames[0]];
+      const t = out[this.yoloOutput];
       const layout = this.layout ?? yoloLayout(t.dims[1], t.dims[2], this.labels.size || undefined);
       candidates = yoloCandidates(t, layout, row, o.threshold);
     }

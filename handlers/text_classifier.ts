@@ -1,6 +1,6 @@
 /**
  * Built-in `text_classifier` handler for BERT-style ONNX models (inputs `input_ids`, `attention_mask` and, when
- * the model has it, `token_type_ids`; output the logits [N, classes]) with the Hugging Face `tokenizer.json`
+ * the model has it, `token_type_ids`; output the logits [N, classes]: the output named `logits`, else the first) with the Hugging Face `tokenizer.json`
  * they were trained with among the archive's extra files (`tokenizer_config.json` too, if there is one).
  *
  * A batch is tokenized in the worker (`text/tokenize.ts`), truncated at the model's length (its fixed sequence
@@ -58,10 +58,12 @@ export default class TextClassifier implements Handler {
   private inputs!: { ids: string; mask?: string; types?: string; type: 'int64' | 'int32' };
   private topk?: number;
   private multiLabel = false;
+  private outputName = 'logits';
 
   async initialize(ctx: HandlerContext): Promise<void> {
     if (!ctx.session) throw new Error('text_classifier needs a model: the archive has no serializedFile');
     this.session = ctx.session;
+    this.outputName = ctx.session.outputNames.includes('logits') ? 'logits' : ctx.session.outputNames[0];
     const json = await readJson(ctx.modelDir, 'tokenizer.json');
     if (!json) throw new Error('text_classifier: the archive has no tokenizer.json (add it with --extra-files)');
     const tokenizerConfig = (await readJson(ctx.modelDir, 'tokenizer_config.json')) ?? {};
@@ -146,9 +148,9 @@ export default class TextClassifier implements Handler {
     const feeds: Record<string, InstanceType<typeof ctx.Tensor>> = { [this.inputs.ids]: tensor(batch.ids) };
     if (this.inputs.mask) feeds[this.inputs.mask] = tensor(batch.attentionMask);
     if (this.inputs.types) feeds[this.inputs.types] = tensor(batch.tokenTypeIds);
-    const out = (await this.session.run(feeds))[this.session.outputNames[0]];
+    const out = (await this.session.run(feeds, [this.outputName]))[this.outputName];
     if (!out || !(out.data instanceof Float32Array) || out.dims.length !== 2 || out.dims[0] !== texts.length) {
-      throw new Error(`text_classifier: output "${this.session.outputNames[0]}" is ${out?.type} [${out?.dims.join(',')}]; expected float32 [N, classes]`);
+      throw new Error(`text_classifier: output "${this.outputName}" is ${out?.type} [${out?.dims.join(',')}]; expected float32 [N, classes]`);
     }
     const classes = out.dims[1];
     const data = out.data;

@@ -35,6 +35,8 @@ export interface ColorBoxDetectorOptions {
   duplicates?: boolean;
   /** torchvision's export: input [3,H,W], outputs without a batch dimension (separate layout only). */
   unbatched?: boolean;
+  /** Older YOLOv5 exports: two rank-5 feature maps as outputs before the detections. */
+  featureMaps?: boolean;
 }
 
 export function colorBoxLabels(): Record<string, string> {
@@ -46,7 +48,7 @@ function int64Init(name: string, dims: number[], values: number[]): onnxProto.on
 }
 
 /** A colour detector in one of the three output layouts (see the file comment). */
-export function colorBoxDetector({ layout, width = 320, height = 256, duplicates = false, unbatched = false }: ColorBoxDetectorOptions): Uint8Array {
+export function colorBoxDetector({ layout, width = 320, height = 256, duplicates = false, unbatched = false, featureMaps = false }: ColorBoxDetectorOptions): Uint8Array {
   if (unbatched && layout !== 'separate') throw new RangeError('unbatched is for the separate layout');
   const nodes: onnxProto.onnx.INodeProto[] = [];
   const init: onnxProto.onnx.ITensorProto[] = [];
@@ -132,6 +134,11 @@ export function colorBoxDetector({ layout, width = 320, height = 256, duplicates
       n('Identity', [label], 'labels');
       outputs.push(valueInfo('boxes', ['N', B, 4]), valueInfo('scores', ['N', B]), valueInfo('labels', ['N', B], INT64));
     }
+  }
+  if (featureMaps) {
+    n('Unsqueeze', [score, axes('fm_ax', [1])], '345');
+    n('Unsqueeze', [mask, axes('fm_ax2', [1])], '403');
+    outputs.unshift(valueInfo('345', ['N', 1, CLASSES, height, width]), valueInfo('403', ['N', 1, CLASSES, height, width]));
   }
   return model(`color_box_${layout}`, {
     input: [valueInfo('images', unbatched ? [3, height, width] : ['N', 3, height, width])],

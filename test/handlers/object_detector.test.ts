@@ -74,9 +74,10 @@ describe('handlers/object_detector', () => {
     { layout: 'yolov8' },
     { layout: 'separate' },
     { layout: 'separate', unbatched: true },
+    { layout: 'yolov5', featureMaps: true },
   ];
   for (const model of layouts) {
-    const name = `${model.layout}${model.unbatched ? ' (torchvision, no batch dim)' : ''}`;
+    const name = `${model.layout}${model.unbatched ? ' (torchvision, no batch dim)' : ''}${model.featureMaps ? ' (feature maps as more outputs)' : ''}`;
     it(`${name}: finds drawn squares at their places in landscape and portrait images`, async () => {
       const { handler, ctx } = await setup(model);
       const wide: Array<Square & { label: string }> = [
@@ -146,7 +147,7 @@ describe('handlers/object_detector', () => {
     contexts.push(ctx);
     let err: Error | undefined;
     await Promise.resolve(new ObjectDetector().initialize(ctx)).catch((e: Error) => (err = e));
-    expect(err?.message).to.match(/output "output" has shape \[N,3\]; a YOLO output is \[N, boxes, 5\+classes\] or \[N, 4\+classes, boxes\]/);
+    expect(err?.message).to.match(/no detector layout among the outputs "output" \[N,3\]: a YOLO output is \[N, boxes, 5\+classes\] or \[N, 4\+classes, boxes\]; separate outputs are boxes/);
   });
 
   it('labels with class indices without index_to_name.json when the layout is configured', async () => {
