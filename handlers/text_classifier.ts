@@ -11,7 +11,7 @@
  * else config.json's `id2label`, else the class index.
  *
  * Request: the text as the body (text/plain), or JSON `{"text": …}` / `{"data": …}` / `{"inputs": …}` or a JSON
- * string. KServe v2: one BYTES input of texts; outputs `probabilities` FP32 [B, classes] and `labels` BYTES [B].
+ * string; `{"text": …, "text_pair": …}` for a pair (NLI, cross-encoder rerankers), cut longest first. KServe v2: one BYTES input of texts; outputs `probabilities` FP32 [B, classes] and `labels` BYTES [B].
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -34,17 +34,21 @@ async function readJson(dir: string, file: string): Promise<Record<string, unkno
   }
 }
 
-/** The text of a request, or an error message. */
-export function requestText(req: RequestInput): string {
+/** The text of a request (a pair with JSON `text_pair`); throws a message for a bad one. */
+export function requestText(req: RequestInput): string | [string, string] {
   let value: unknown = req.data ?? req.body;
+  let pair: unknown;
   if (value instanceof Uint8Array) value = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     const obj = value as Record<string, unknown>;
     value = obj.text ?? obj.data ?? obj.inputs ?? obj.body;
+    pair = obj.text_pair;
   }
   if (typeof value !== 'string') throw new Error('send the text as the body, or as JSON {"text": "..."}');
   if (value.trim() === '') throw new Error('the text is empty');
-  return value;
+  if (pair === undefined) return value;
+  if (typeof pair !== 'string' || pair.trim() === '') throw new Error('"text_pair" must be a non-empty string');
+  return [value, pair];
 }
 
 export default class TextClassifier implements Handler {
@@ -116,11 +120,11 @@ export default class TextClassifier implements Handler {
 
   async handle(requests: RequestInput[], ctx: HandlerContext): Promise<unknown[]> {
     const results: unknown[] = new Array(requests.length);
-    const texts: Array<{ request: number; text: string }> = [];
+    const texts: Array<{ request: number; text: string | [string, string] }> = [];
     requests.forEach((req, i) => {
       try {
         const v2 = v2Request(req);
-        const list = v2 ? v2Elements(v2, 'texts').map((e) => Buffer.from(e.buffer, e.byteOffset, e.byteLength).toString('utf8')) : [requestText(req)];
+        const list: Array<string | [string, string]> = v2 ? v2Elements(v2, 'texts').map((e) => Buffer.from(e.buffer, e.byteOffset, e.byteLength).toString('utf8')) : [requestText(req)];
         for (const text of list) texts.push({ request: i, text });
       } catch (err) {
         results[i] = new ctx.HandlerError(400, (err as Error).message);
@@ -138,7 +142,7 @@ export default class TextClassifier implements Handler {
   }
 
   /** One run: probabilities per text. */
-  private async classify(texts: string[], ctx: HandlerContext): Promise<number[][]> {
+  private async classify(texts: Array<string | [string, string]>, ctx: HandlerContext): Promise<number[][]> {
     const batch = this.tokenizer.batch(texts, this.maxLength, this.fixedLength);
     const dims = [texts.length, batch.length];
     const tensor = (values: number[]) =>

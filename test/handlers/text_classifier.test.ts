@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import TextClassifier from '../../handlers/text_classifier.ts';
-import { TextTokenizer } from '../../handlers/text/tokenize.ts';
+import { longestFirst, TextTokenizer } from '../../handlers/text/tokenize.ts';
 import type { RequestInput } from '../../src/handler/contract.ts';
 import { sentimentLabels, sentimentLogits, sentimentModel, sentimentTokenizer } from '../../scripts/lib/text-models.ts';
 import { makeHandlerContext, type TestHandlerContext } from '../helpers/handler-context.ts';
@@ -57,6 +57,27 @@ describe('handlers/text_classifier', () => {
     const t = TextTokenizer.fromJson(sentimentTokenizer());
     expect(t.encode('The films were GREAT!', 512).tokens).to.deep.equal(['[CLS]', 'the', 'film', '##s', '[UNK]', 'great', '!', '[SEP]']);
     expect(t.padId).to.equal(0);
+  });
+
+  it('encodes a pair as [CLS] a [SEP] b [SEP] with token types 0 then 1, cutting the longer first', () => {
+    const t = TextTokenizer.fromJson(sentimentTokenizer());
+    const e = t.encode('good movie', 512, 'bad plot');
+    expect(e.tokens).to.deep.equal(['[CLS]', 'good', 'movie', '[SEP]', 'bad', 'plot', '[SEP]']);
+    expect(e.typeIds).to.deep.equal([0, 0, 0, 0, 1, 1, 1]);
+    expect(t.encode('good good good good', 6, 'bad bad bad').tokens).to.deep.equal(['[CLS]', 'good', 'good', '[SEP]', 'bad', '[SEP]']);
+    // Longest first, one token at a time from the longer (ties from the second), as the Rust library.
+    for (const [a, b, room] of [[4, 3, 3], [10, 1, 5], [1, 10, 5], [3, 3, 4], [2, 2, 9]]) {
+      let [x, y] = [a, b];
+      while (x + y > room) if (x > y) x--; else y--;
+      expect(longestFirst(a, b, room), `${a},${b} in ${room}`).to.deep.equal([x, y]);
+    }
+  });
+
+  it('classifies a pair sent as {"text", "text_pair"}', async () => {
+    const { handler, ctx } = await setup();
+    const [r, bad] = (await handler.handle([request({ text: 'great', text_pair: 'boring boring' }), request({ text: 'x', text_pair: 3 })], ctx)) as Array<Record<string, number>>;
+    expect(r.negative).to.be.closeTo(expected(['great', 'boring', 'boring']).negative, 1e-6);
+    expect((bad as unknown as Error).message).to.match(/text_pair/);
   });
 
   it("answers TorchServe's {label: probability}, most probable first, from the model's logits", async () => {
