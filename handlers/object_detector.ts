@@ -86,7 +86,7 @@ export default class ObjectDetector implements Handler {
       this.pixelLimit = limit as number;
     }
     await this.readLabels(ctx);
-    this.readInput(ctx, cfg.input_size);
+    this.readInput(cfg.input_size);
     this.readLayout(ctx, cfg.layout);
     ctx.logger.info('object_detector ready', { layout: this.layout ?? 'yolo (from the output shape)', input: [this.height, this.width], ...this.options });
   }
@@ -100,7 +100,7 @@ export default class ObjectDetector implements Handler {
     }
   }
 
-  private readInput(ctx: HandlerContext, inputSize: unknown): void {
+  private readInput(inputSize: unknown): void {
     const meta = metadata(() => this.session.inputMetadata).find((m) => m.name === this.session.inputNames[0]);
     this.inputName = this.session.inputNames[0];
     const shape = meta?.isTensor ? meta.shape : undefined;
@@ -119,7 +119,7 @@ export default class ObjectDetector implements Handler {
     }
     this.batched = !this.rank3 && typeof shape?.[0] !== 'number';
     if (shape && !this.rank3 && typeof shape[0] === 'number' && shape[0] !== 1) {
-      ctx.logger.warn(`object_detector: input dim 0 is fixed at ${shape[0]}; running one image at a time`);
+      throw new Error(`object_detector: input "${this.inputName}" has its batch fixed at ${shape[0]}; export it with a batch of 1 or a free one`);
     }
   }
 
