@@ -1,7 +1,7 @@
 /**
  * Built-in `image_segmenter` handler. The model's output [N, C, h, w] (the output named `out`, as torchvision's
  * FCN and DeepLabV3 exports, else the first) becomes, per image, a class per pixel at the image's own size
- * (after EXIF orientation): scores resized bilinearly, then the best class and its softmax probability.
+ * (after EXIF orientation): softmax probabilities resized bilinearly, then the best class and its probability.
  *
  * Answer: as TorchServe's image_segmenter, rows of pixels, each `[class, probability]` (JSON, [H][W][2]); with
  * `Accept: image/png` a greyscale PNG of the image's size whose pixel values are the class indices (up to 256

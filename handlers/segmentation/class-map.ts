@@ -1,8 +1,12 @@
 /**
  * A segmenter's scores for one image, [C, h, w], turned into a class per pixel at another size (the original
- * image's): scores bilinearly resized (half-pixel centres, as torch's `interpolate(align_corners=False)`), then
- * per pixel the best class and, when asked, its softmax probability. One class (C = 1) is a binary mask: class 1
- * where the logit is above 0, with the sigmoid's probability.
+ * image's): softmax over the classes at the model's resolution, the probabilities resized bilinearly (half-pixel
+ * centres, as torch's `interpolate(align_corners=False)`), then per pixel the most probable class and its
+ * probability. One class (C = 1) is a binary mask: the sigmoid is class 1's probability.
+ *
+ * Fast where it can be exact: when the four source pixels an output pixel mixes share their best class, that
+ * class is also best in the mix (a convex combination keeps the order), so only its probability is resized.
+ * Only pixels on a boundary between classes mix every class.
  */
 
 export interface ClassMap {
@@ -29,10 +33,37 @@ function axis(out: number, src: number): { lo: Int32Array; hi: Int32Array; t: Fl
   return { lo, hi, t };
 }
 
-/**
- * `scores` holds C planes of h×w starting at `offset`; the map is width×height. Work: C reads and multiply-adds
- * per output pixel (plus C exponentials with probabilities).
- */
+/** Softmax per source pixel (sigmoid for one class), as C' planes (C' = 2 for one class), and the best class. */
+function sourceProbabilities(scores: Float32Array, offset: number, classes: number, plane: number): { probs: Float32Array; best: Uint16Array; planes: number } {
+  const planes = classes === 1 ? 2 : classes;
+  const probs = new Float32Array(planes * plane);
+  const best = new Uint16Array(plane);
+  for (let i = 0; i < plane; i++) {
+    if (classes === 1) {
+      const p = 1 / (1 + Math.exp(-scores[offset + i]));
+      probs[i] = 1 - p;
+      probs[plane + i] = p;
+      best[i] = p > 0.5 ? 1 : 0;
+      continue;
+    }
+    let max = -Infinity;
+    let cls = 0;
+    for (let c = 0; c < classes; c++) {
+      const v = scores[offset + c * plane + i];
+      if (v > max) {
+        max = v;
+        cls = c;
+      }
+    }
+    let sum = 0;
+    for (let c = 0; c < classes; c++) sum += probs[c * plane + i] = Math.exp(scores[offset + c * plane + i] - max);
+    for (let c = 0; c < classes; c++) probs[c * plane + i] /= sum;
+    best[i] = cls;
+  }
+  return { probs, best, planes };
+}
+
+/** `scores` holds C planes of h×w starting at `offset`; the map is width×height. */
 export function classMap(
   scores: Float32Array,
   offset: number,
@@ -44,46 +75,49 @@ export function classMap(
   withProbabilities: boolean,
 ): ClassMap {
   const plane = h * w;
+  const { probs, best, planes } = sourceProbabilities(scores, offset, classes, plane);
   const out = new Uint16Array(width * height);
-  const probs = withProbabilities ? new Float32Array(width * height) : undefined;
+  const outProbs = withProbabilities ? new Float32Array(width * height) : undefined;
   const xs = axis(width, w);
   const ys = axis(height, h);
-  const values = new Float32Array(classes);
   for (let y = 0; y < height; y++) {
     const r0 = ys.lo[y] * w;
     const r1 = ys.hi[y] * w;
     const ty = ys.t[y];
     for (let x = 0; x < width; x++) {
-      const x0 = xs.lo[x];
-      const x1 = xs.hi[x];
+      const a = r0 + xs.lo[x];
+      const b = r0 + xs.hi[x];
+      const c = r1 + xs.lo[x];
+      const d = r1 + xs.hi[x];
       const tx = xs.t[x];
-      const w00 = (1 - tx) * (1 - ty);
-      const w01 = tx * (1 - ty);
-      const w10 = (1 - tx) * ty;
-      const w11 = tx * ty;
-      let best = -Infinity;
-      let cls = 0;
-      for (let c = 0, p = offset; c < classes; c++, p += plane) {
-        const v = scores[p + r0 + x0] * w00 + scores[p + r0 + x1] * w01 + scores[p + r1 + x0] * w10 + scores[p + r1 + x1] * w11;
-        values[c] = v;
-        if (v > best) [best, cls] = [v, c];
-      }
+      const wa = (1 - tx) * (1 - ty);
+      const wb = tx * (1 - ty);
+      const wc = (1 - tx) * ty;
+      const wd = tx * ty;
       const at = y * width + x;
-      if (classes === 1) {
-        const s = 1 / (1 + Math.exp(-best));
-        out[at] = best > 0 ? 1 : 0;
-        if (probs) probs[at] = best > 0 ? s : 1 - s;
+      const k = best[a];
+      if (k === best[b] && k === best[c] && k === best[d]) {
+        out[at] = k;
+        if (outProbs) {
+          const p = k * plane;
+          outProbs[at] = probs[p + a] * wa + probs[p + b] * wb + probs[p + c] * wc + probs[p + d] * wd;
+        }
         continue;
       }
-      out[at] = cls;
-      if (probs) {
-        let sum = 0;
-        for (let c = 0; c < classes; c++) sum += Math.exp(values[c] - best);
-        probs[at] = 1 / sum;
+      let top = -Infinity;
+      let cls = 0;
+      for (let q = 0, p = 0; q < planes; q++, p += plane) {
+        const v = probs[p + a] * wa + probs[p + b] * wb + probs[p + c] * wc + probs[p + d] * wd;
+        if (v > top) {
+          top = v;
+          cls = q;
+        }
       }
+      out[at] = cls;
+      if (outProbs) outProbs[at] = top;
     }
   }
-  return { width, height, classes: out, probabilities: probs };
+  return { width, height, classes: out, probabilities: outProbs };
 }
 
 /**

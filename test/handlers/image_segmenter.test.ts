@@ -143,17 +143,22 @@ describe('handlers/image_segmenter', () => {
     expect(probs.shape).to.deep.equal([1, 180, 240]);
   });
 
-  it('classMap resizes scores bilinearly with half-pixel centres and gives softmax probabilities', () => {
+  it('classMap: softmax at the model\'s resolution, probabilities resized bilinearly (half-pixel centres), best class', () => {
     // Two classes on a 1x2 grid: class 1 wins on the right. Resized to 4 wide: x = 0,1 left, 2,3 right.
     const scores = Float32Array.from([2, 0, 0, 2]); // class 0: [2, 0]; class 1: [0, 2]
     const map = classMap(scores, 0, 2, 1, 2, 4, 1, true);
     expect([...map.classes]).to.deep.equal([0, 0, 1, 1]);
-    // x = 1 samples 0.25 of the way: class 0 = 1.5, class 1 = 0.5 → p = 1/(1 + e^-1); x = 0 clamps to the edge.
-    expect(map.probabilities![1]).to.be.closeTo(1 / (1 + Math.exp(-1)), 1e-6);
-    expect(map.probabilities![0]).to.be.closeTo(1 / (1 + Math.exp(-2)), 1e-6);
+    const strong = 1 / (1 + Math.exp(-2)); // softmax([2, 0])[0]
+    // x = 1 samples 0.25 of the way from the left pixel to the right one; x = 0 clamps to the left pixel.
+    expect(map.probabilities![1]).to.be.closeTo(0.75 * strong + 0.25 * (1 - strong), 1e-6);
+    expect(map.probabilities![0]).to.be.closeTo(strong, 1e-6);
+    // The fast path (all four neighbours agree) and the full mix give the same answer: a 2x2 of one class.
+    const same = classMap(Float32Array.from([3, 3, 3, 3, 0, 1, 0, 1]), 0, 2, 2, 2, 3, 3, true);
+    expect([...same.classes]).to.deep.equal(Array(9).fill(0));
     // One class: a binary mask by sigmoid.
     const binary = classMap(Float32Array.from([-3, 3]), 0, 1, 1, 2, 2, 1, true);
     expect([...binary.classes]).to.deep.equal([0, 1]);
     expect(binary.probabilities![1]).to.be.closeTo(1 / (1 + Math.exp(-3)), 1e-6);
+    expect(binary.probabilities![0]).to.be.closeTo(1 / (1 + Math.exp(-3)), 1e-6);
   });
 });
