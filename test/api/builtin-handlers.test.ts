@@ -170,6 +170,18 @@ describe('built-in object_detector, image_segmenter and text_classifier over HTT
     expect(empty.status).to.equal(400);
   });
 
+  it('answers a v2 request without a BYTES input with a 400 {"error"} that says what to send', async () => {
+    for (const model of ['detector', 'segmenter', 'sentiment']) {
+      const res = await fetch(url(`/v2/models/${model}/infer`), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1], data: [1] }] }),
+      });
+      expect(res.status, model).to.equal(400);
+      expect(((await res.json()) as { error: string }).error).to.match(/send one BYTES input holding (images|texts), one per element \(got "x" FP32\)/);
+    }
+  });
+
   it('describes the three models as READY with their built-in handler names', async () => {
     for (const name of ['detector', 'segmenter', 'sentiment']) {
       const d = await describeModel(server, name);
