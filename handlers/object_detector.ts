@@ -3,15 +3,17 @@
  * `{"<label>": [x1, y1, x2, y2], "score": s}`, best first, boxes in the original image's pixels (after EXIF
  * orientation).
  *
- * Each image is letterboxed to the model's input (aspect kept, grey padding, RGB scaled to [0, 1], no mean/std:
- * what YOLO and torchvision detectors take), run in one batch when the model's dim 0 is free, decoded from the
+ * Each image is letterboxed to the model's input (aspect kept, grey padding, RGB scaled to [0, 1] and by default
+ * no mean/std: what YOLO and torchvision detectors take; uint8 inputs get the bytes), run in one batch when the model's dim 0 is free, decoded from the
  * output layout (`detection/layouts.ts`: YOLOv5, YOLOv8, or separate boxes/scores/labels), thresholded,
  * class-wise NMS'd (`detection/nms.ts`) and mapped back through the letterbox. Labels from `index_to_name.json`,
  * else the class index.
  *
  * Model config: `threshold` (0.5, TorchServe's), `iou_threshold` (0.45), `max_detections` (100), also as query
  * parameters per request; `layout` (yolov5 | yolov8 | separate) when the shape does not tell; `input_size` (640,
- * or [height, width]) for a model whose input size is free; `limit_max_image_pixels`.
+ * or [height, width]) for a model whose input size is free; `mean`/`std`; for separate outputs `box_format`
+ * (xyxy | yxyx | xywh | cxcywh) and `boxes_normalized`; `limit_max_image_pixels`. Inputs NCHW, CHW or NHWC,
+ * float32 or uint8 (`detection/input.ts`).
  *
  * KServe v2: one BYTES input of images (raw with the binary extension, else base64); the answer is the tensors
  * TensorRT's EfficientNMS gives Triton users: `num_detections` INT32 [B], `detection_boxes` FP32 [B, K, 4],
@@ -23,14 +25,12 @@ import path from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import type { Handler, HandlerContext, RequestInput } from '../src/handler/contract.ts';
 import { imageBytes, parseLabels } from './image_classifier.ts';
-import { DEFAULT_PIXEL_LIMIT, letterboxed, unletterbox, writePlanar, type Letterbox } from './image/decode.ts';
+import { DEFAULT_PIXEL_LIMIT, letterboxed, unletterbox, type Letterbox } from './image/decode.ts';
 import { imageElement, requestParameters, v2Elements, v2Request, type V2Output } from './common/v2.ts';
-import { LAYOUTS, separateCandidates, separateNames, yoloCandidates, yoloLayout, type Layout, type OutTensor, type SeparateNames } from './detection/layouts.ts';
+import { BOX_FORMATS, LAYOUTS, separateCandidates, separateNames, yoloCandidates, yoloLayout, type BoxFormat, type BoxSpace, type Layout, type OutTensor, type SeparateNames } from './detection/layouts.ts';
+import { batchBuffer, imageSize, inputSpec, tensorDims, writeImage, type InputSpec } from './detection/input.ts';
 import { nms } from './detection/nms.ts';
 import { modelOptions, requestOptions, type DetectOptions } from './detection/options.ts';
-
-const UNIT = [1 / 255, 1 / 255, 1 / 255];
-const ZERO = [0, 0, 0];
 
 export interface Detection {
   label: string;
@@ -65,15 +65,13 @@ export default class ObjectDetector implements Handler {
   private labels = new Map<number, string>();
   private options!: DetectOptions;
   private pixelLimit = DEFAULT_PIXEL_LIMIT;
-  private inputName = 'images';
-  private rank3 = false;
+  private spec!: InputSpec;
   private batched = true;
-  private height = 640;
-  private width = 640;
   private layout?: Layout;
   private separate?: SeparateNames;
+  private boxSpace!: BoxSpace;
   private yoloOutput = 'output0';
-  private input = new Float32Array(0);
+  private input: Float32Array | Uint8Array = new Float32Array(0);
 
   async initialize(ctx: HandlerContext): Promise<void> {
     if (!ctx.session) throw new Error('object_detector needs a model: the archive has no serializedFile');
@@ -86,9 +84,12 @@ export default class ObjectDetector implements Handler {
       this.pixelLimit = limit as number;
     }
     await this.readLabels(ctx);
-    this.readInput(cfg.input_size);
+    const name = this.session.inputNames[0];
+    this.spec = inputSpec(name, metadata(() => this.session.inputMetadata).find((m) => m.name === name), cfg);
+    this.batched = this.spec.batched;
     this.readLayout(ctx, cfg.layout);
-    ctx.logger.info('object_detector ready', { layout: this.layout ?? 'yolo (from the output shape)', input: [this.height, this.width], ...this.options });
+    this.boxSpace = this.readBoxSpace(cfg);
+    ctx.logger.info('object_detector ready', { layout: this.layout ?? 'yolo (from the output shape)', input: tensorDims(this.spec, 1), ...this.options });
   }
 
   private async readLabels(ctx: HandlerContext): Promise<void> {
@@ -97,29 +98,6 @@ export default class ObjectDetector implements Handler {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       ctx.logger.info('object_detector: no index_to_name.json; labels are class indices');
-    }
-  }
-
-  private readInput(inputSize: unknown): void {
-    const meta = metadata(() => this.session.inputMetadata).find((m) => m.name === this.session.inputNames[0]);
-    this.inputName = this.session.inputNames[0];
-    const shape = meta?.isTensor ? meta.shape : undefined;
-    if (shape && shape.length !== 3 && shape.length !== 4) {
-      throw new Error(`object_detector: input "${this.inputName}" has shape [${shape.join(',')}]; expected [N,3,H,W] or [3,H,W]`);
-    }
-    this.rank3 = shape?.length === 3;
-    const [h, w] = shape ? shape.slice(-2) : [];
-    if (typeof h === 'number' && typeof w === 'number' && h > 0 && w > 0) [this.height, this.width] = [h, w];
-    else if (inputSize !== undefined) {
-      const size = Array.isArray(inputSize) ? inputSize : [inputSize, inputSize];
-      if (size.length !== 2 || !size.every((s) => Number.isInteger(s) && s >= 32 && s <= 8192)) {
-        throw new Error(`object_detector: input_size must be an integer or [height, width] from 32 to 8192, got ${JSON.stringify(inputSize)}`);
-      }
-      [this.height, this.width] = size as [number, number];
-    }
-    this.batched = !this.rank3 && typeof shape?.[0] !== 'number';
-    if (shape && !this.rank3 && typeof shape[0] === 'number' && shape[0] !== 1) {
-      throw new Error(`object_detector: input "${this.inputName}" has its batch fixed at ${shape[0]}; export it with a batch of 1 or a free one`);
     }
   }
 
@@ -158,6 +136,20 @@ export default class ObjectDetector implements Handler {
     ctx.logger.debug('object_detector: output layout', { layout: this.layout });
   }
 
+  /** `box_format` and `boxes_normalized` (separate outputs only). */
+  private readBoxSpace(cfg: Record<string, unknown>): BoxSpace {
+    const format = (cfg.box_format ?? 'xyxy') as BoxFormat;
+    if (!BOX_FORMATS.includes(format)) throw new Error(`object_detector: box_format must be one of ${BOX_FORMATS.join(', ')}, got ${JSON.stringify(cfg.box_format)}`);
+    if (cfg.boxes_normalized !== undefined && typeof cfg.boxes_normalized !== 'boolean') {
+      throw new Error(`object_detector: boxes_normalized must be true or false, got ${JSON.stringify(cfg.boxes_normalized)}`);
+    }
+    if ((format !== 'xyxy' || cfg.boxes_normalized) && this.layout !== 'separate') {
+      throw new Error('object_detector: box_format and boxes_normalized are for separate boxes/scores/labels outputs (YOLO writes cx, cy, w, h in pixels)');
+    }
+    const normalized = cfg.boxes_normalized === true;
+    return { format, scaleX: normalized ? this.spec.width : 1, scaleY: normalized ? this.spec.height : 1 };
+  }
+
   async handle(requests: RequestInput[], ctx: HandlerContext): Promise<unknown[]> {
     const results: unknown[] = new Array(requests.length);
     const jobs: Job[] = [];
@@ -172,13 +164,13 @@ export default class ObjectDetector implements Handler {
         results[i] = new ctx.HandlerError(400, (err as Error).message);
       }
     });
-    const size = 3 * this.height * this.width;
-    if (this.input.length < size * jobs.length) this.input = new Float32Array(size * jobs.length);
+    const size = imageSize(this.spec);
+    this.input = batchBuffer(this.spec, jobs.length, this.input);
     const decoded = await Promise.all(
       jobs.map(async (job, k) => {
         try {
-          const { rgb, box } = await letterboxed(job.bytes, this.width, this.height, this.pixelLimit);
-          writePlanar(rgb, this.input, k * size, UNIT, ZERO);
+          const { rgb, box } = await letterboxed(job.bytes, this.spec.width, this.spec.height, this.pixelLimit);
+          writeImage(this.spec, rgb, this.input, k);
           job.box = box;
           return true;
         } catch (err) {
@@ -204,11 +196,12 @@ export default class ObjectDetector implements Handler {
 
   /** Runs the images (batched when the model allows) and fills each job's detections. */
   private async detect(jobs: Job[], ctx: HandlerContext): Promise<void> {
-    const size = 3 * this.height * this.width;
+    const size = imageSize(this.spec);
     const runs: Array<[number, number]> = this.batched ? (jobs.length ? [[0, jobs.length]] : []) : jobs.map((_, k) => [k, 1]);
     for (const [start, count] of runs) {
-      const dims = this.rank3 ? [3, this.height, this.width] : [count, 3, this.height, this.width];
-      const feeds = { [this.inputName]: new ctx.Tensor('float32', this.input.subarray(start * size, (start + count) * size), dims) };
+      const data = this.input.subarray(start * size, (start + count) * size);
+      const tensor = data instanceof Uint8Array ? new ctx.Tensor('uint8', data, tensorDims(this.spec, count)) : new ctx.Tensor('float32', data, tensorDims(this.spec, count));
+      const feeds = { [this.spec.name]: tensor };
       const out = (await this.session.run(feeds)) as unknown as Record<string, OutTensor>;
       for (let row = 0; row < count; row++) {
         const job = jobs[start + row];
@@ -219,7 +212,7 @@ export default class ObjectDetector implements Handler {
 
   private decode(out: Record<string, OutTensor>, row: number, o: DetectOptions, g: Letterbox): Detection[] {
     let candidates;
-    if (this.layout === 'separate') candidates = separateCandidates(out, this.separate!, row, o.threshold);
+    if (this.layout === 'separate') candidates = separateCandidates(out, this.separate!, row, o.threshold, this.boxSpace);
     else {
       const t = out[this.yoloOutput];
       const layout = this.layout ?? yoloLayout(t.dims[1], t.dims[2], this.labels.size || undefined);

@@ -6,11 +6,23 @@
  *   - `yolov8`: one output [N, 4 + classes, boxes] (channels first), cx, cy, w, h, class scores; score = best
  *     class score;
  *   - `separate`: outputs `boxes` [(N,) K, 4] as x1, y1, x2, y2, `scores` [(N,) K] and `labels` [(N,) K]
- *     (torchvision's SSD, RetinaNet, Faster R-CNN exports), the batch dimension optional.
+ *     (torchvision's SSD, RetinaNet, Faster R-CNN exports), the batch dimension optional; other box formats
+ *     (`yxyx` as TensorFlow's detection_boxes, `xywh`, `cxcywh`) and boxes normalised to [0, 1] by `BoxSpace`.
  */
 import type { Candidates } from './nms.ts';
 
 export type Layout = 'yolov5' | 'yolov8' | 'separate';
+export type BoxFormat = 'xyxy' | 'yxyx' | 'xywh' | 'cxcywh';
+export const BOX_FORMATS: readonly BoxFormat[] = ['xyxy', 'yxyx', 'xywh', 'cxcywh'];
+
+/** How separate outputs' boxes are written: their format, and the factors to the input's pixels. */
+export interface BoxSpace {
+  format: BoxFormat;
+  scaleX: number;
+  scaleY: number;
+}
+
+export const PIXEL_XYXY: BoxSpace = { format: 'xyxy', scaleX: 1, scaleY: 1 };
 export const LAYOUTS: readonly Layout[] = ['yolov5', 'yolov8', 'separate'];
 
 /** Enough of an onnxruntime tensor for decoding. */
@@ -148,6 +160,7 @@ export function separateCandidates(
   names: SeparateNames,
   row: number,
   threshold: number,
+  space: BoxSpace = PIXEL_XYXY,
 ): Candidates {
   const boxes = out[names.boxes];
   const scores = out[names.scores];
@@ -166,7 +179,12 @@ export function separateCandidates(
     const score = s[at + i];
     if (!(score >= threshold)) continue;
     const q = (at + i) * 4;
-    push(c, b[q], b[q + 1], b[q + 2], b[q + 3], score, integerAt(labels.data, at + i));
+    let [x1, y1, x2, y2] = [b[q], b[q + 1], b[q + 2], b[q + 3]];
+    if (space.format === 'yxyx') [x1, y1, x2, y2] = [y1, x1, y2, x2];
+    else if (space.format === 'xywh') [x2, y2] = [x1 + x2, y1 + y2];
+    else if (space.format === 'cxcywh') [x1, y1, x2, y2] = [x1 - x2 / 2, y1 - y2 / 2, x1 + x2 / 2, y1 + y2 / 2];
+    const { scaleX: sx, scaleY: sy } = space;
+    push(c, x1 * sx, y1 * sy, x2 * sx, y2 * sy, score, integerAt(labels.data, at + i));
   }
   return c;
 }

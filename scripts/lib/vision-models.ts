@@ -37,6 +37,12 @@ export interface ColorBoxDetectorOptions {
   unbatched?: boolean;
   /** Older YOLOv5 exports: two rank-5 feature maps as outputs before the detections. */
   featureMaps?: boolean;
+  /**
+   * TensorFlow's detection API via tf2onnx (separate layout only): input `image_tensor` uint8 [N,H,W,3], outputs
+   * `detection_boxes` [N,B,4] as normalised y1, x1, y2, x2, `detection_scores`, `detection_classes` (float) and
+   * `num_detections` [N].
+   */
+  tensorflow?: boolean;
 }
 
 export function colorBoxLabels(): Record<string, string> {
@@ -48,8 +54,8 @@ function int64Init(name: string, dims: number[], values: number[]): onnxProto.on
 }
 
 /** A colour detector in one of the three output layouts (see the file comment). */
-export function colorBoxDetector({ layout, width = 320, height = 256, duplicates = false, unbatched = false, featureMaps = false }: ColorBoxDetectorOptions): Uint8Array {
-  if (unbatched && layout !== 'separate') throw new RangeError('unbatched is for the separate layout');
+export function colorBoxDetector({ layout, width = 320, height = 256, duplicates = false, unbatched = false, featureMaps = false, tensorflow = false }: ColorBoxDetectorOptions): Uint8Array {
+  if ((unbatched || tensorflow) && layout !== 'separate') throw new RangeError('unbatched and tensorflow are for the separate layout');
   const nodes: onnxProto.onnx.INodeProto[] = [];
   const init: onnxProto.onnx.ITensorProto[] = [];
   const n = (op: string, inputs: string[], out: string, attrs: onnxProto.onnx.IAttributeProto[] = []) => {
@@ -59,7 +65,11 @@ export function colorBoxDetector({ layout, width = 320, height = 256, duplicates
   const c = (name: string, dims: number[], values: number[]) => (init.push(floatInit(name, dims, values)), name);
   const axes = (name: string, values: number[]) => (init.push(int64Init(name, [values.length], values)), name);
 
-  const x = unbatched ? n('Unsqueeze', ['images', axes('ax0', [0])], 'x') : 'images';
+  const tfInput = () => {
+    const f = n('Cast', ['image_tensor'], 'tf_f', [intAttr('to', FLOAT)]);
+    return n('Transpose', [n('Mul', [f, c('inv255', [], [1 / 255])], 'tf_unit')], 'x', [intsAttr('perm', [0, 3, 1, 2])]);
+  };
+  const x = tensorflow ? tfInput() : unbatched ? n('Unsqueeze', ['images', axes('ax0', [0])], 'x') : 'images';
   const score = n('Conv', [x, c('cw', [CLASSES, 3, 1, 1], COLOUR_WEIGHTS.flat()), c('cb', [CLASSES], [COLOUR_BIAS, COLOUR_BIAS, COLOUR_BIAS])], 'score');
   const mask = n('Cast', [n('Greater', [score, c('zero', [], [0])], 'is')], 'mask', [intAttr('to', FLOAT)]);
   // Grids: x + 1 and W − x along W, y + 1 and H − y along H (pixel edges).
@@ -123,7 +133,20 @@ export function colorBoxDetector({ layout, width = 320, height = 256, duplicates
     const box = n('Transpose', [xyxy], 'boxes_b', [intsAttr('perm', [0, 2, 1])]);
     const best = reduceMax(cls, [1], 'scores_b');
     const label = n('ArgMax', [cls], 'labels_b', [intAttr('axis', 1), intAttr('keepdims', 0)]);
-    if (unbatched) {
+    if (tensorflow) {
+      const yxyx = n('Gather', [box, axes('yx_idx', [1, 0, 3, 2])], 'yxyx', [intAttr('axis', 2)]);
+      n('Div', [yxyx, c('hwhw', [4], [height, width, height, width])], 'detection_boxes');
+      n('Identity', [best], 'detection_scores');
+      n('Cast', [label], 'detection_classes', [intAttr('to', FLOAT)]);
+      const found = n('Cast', [n('Greater', [best, 'zero'], 'found_b')], 'found', [intAttr('to', FLOAT)]);
+      n('ReduceSum', [found, axes('n_ax', [1])], 'num_detections', [intAttr('keepdims', 0)]);
+      outputs.push(
+        valueInfo('detection_boxes', ['N', B, 4]),
+        valueInfo('detection_classes', ['N', B]),
+        valueInfo('detection_scores', ['N', B]),
+        valueInfo('num_detections', ['N']),
+      );
+    } else if (unbatched) {
       n('Squeeze', [box, axes('sq0', [0])], 'boxes');
       n('Squeeze', [best, axes('sq1', [0])], 'scores');
       n('Squeeze', [label, axes('sq2', [0])], 'labels');
@@ -141,7 +164,11 @@ export function colorBoxDetector({ layout, width = 320, height = 256, duplicates
     outputs.unshift(valueInfo('345', ['N', 1, CLASSES, height, width]), valueInfo('403', ['N', 1, CLASSES, height, width]));
   }
   return model(`color_box_${layout}`, {
-    input: [valueInfo('images', unbatched ? [3, height, width] : ['N', 3, height, width])],
+    input: [
+      tensorflow
+        ? valueInfo('image_tensor', ['N', height, width, 3], onnx.TensorProto.DataType.UINT8)
+        : valueInfo('images', unbatched ? [3, height, width] : ['N', 3, height, width]),
+    ],
     output: outputs,
     initializer: init,
     node: nodes,

@@ -75,11 +75,15 @@ describe('handlers/object_detector', () => {
     { layout: 'separate' },
     { layout: 'separate', unbatched: true },
     { layout: 'yolov5', featureMaps: true },
+    { layout: 'separate', tensorflow: true },
   ];
   for (const model of layouts) {
-    const name = `${model.layout}${model.unbatched ? ' (torchvision, no batch dim)' : ''}${model.featureMaps ? ' (feature maps as more outputs)' : ''}`;
+    const name =
+      `${model.layout}${model.unbatched ? ' (torchvision, no batch dim)' : ''}${model.featureMaps ? ' (feature maps as more outputs)' : ''}` +
+      `${model.tensorflow ? ' (TensorFlow: uint8 NHWC in, normalised y1 x1 y2 x2 boxes out)' : ''}`;
     it(`${name}: finds drawn squares at their places in landscape and portrait images`, async () => {
-      const { handler, ctx } = await setup(model);
+      const config = model.tensorflow ? { box_format: 'yxyx', boxes_normalized: true } : undefined;
+      const { handler, ctx } = await setup(model, { modelConfig: config });
       const wide: Array<Square & { label: string }> = [
         { x: 40, y: 60, width: 120, height: 90, rgb: RED, label: 'red' },
         { x: 300, y: 150, width: 150, height: 100, rgb: BLUE, label: 'blue' },
@@ -134,9 +138,15 @@ describe('handlers/object_detector', () => {
   });
 
   it('refuses a bad model config at load with the key and the value', async () => {
-    let err: Error | undefined;
-    await setup({ layout: 'yolov8' }, { modelConfig: { iou_threshold: 1.5 } }).catch((e: Error) => (err = e));
-    expect(err?.message).to.match(/iou_threshold must be a number from 0 to 1, got 1.5/);
+    const refusal = async (model: ColorBoxDetectorOptions, modelConfig: Record<string, unknown>) => {
+      let err: Error | undefined;
+      await setup(model, { modelConfig }).catch((e: Error) => (err = e));
+      return err?.message;
+    };
+    expect(await refusal({ layout: 'yolov8' }, { iou_threshold: 1.5 })).to.match(/iou_threshold must be a number from 0 to 1, got 1.5/);
+    expect(await refusal({ layout: 'separate' }, { box_format: 'ltrb' })).to.match(/box_format must be one of xyxy, yxyx, xywh, cxcywh, got "ltrb"/);
+    expect(await refusal({ layout: 'yolov8' }, { boxes_normalized: true })).to.match(/are for separate boxes\/scores\/labels outputs/);
+    expect(await refusal({ layout: 'yolov8' }, { mean: [0.5, 0.5] })).to.match(/mean must be three numbers/);
   });
 
   it('refuses at load a model whose outputs are no detector layout, saying what it expected', async () => {
