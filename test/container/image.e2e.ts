@@ -108,7 +108,9 @@ describe(`container image ${IMAGE}`, function () {
       expect(outside).to.equal('refused');
       const inside = await podman('exec', ms.name, 'node', '-e',
         "const k=require('/var/lib/modelserver/key_file.json').management.key;fetch('http://127.0.0.1:8081/models',{headers:{authorization:'Bearer '+k}}).then(r=>r.json()).then(j=>console.log(JSON.stringify(j)))");
-      expect(JSON.parse(inside).models.map((m: { modelName: string }) => m.modelName)).to.have.members(['colors', 'mlp', 'ocr']);
+      const demos = (await podman('exec', ms.name, 'ls', '/app/model_store')).split('\n').filter((f) => f.endsWith('.mar')).map((f) => f.slice(0, -4));
+      expect(demos).to.include.members(['colors', 'mlp', 'ocr']);
+      expect(JSON.parse(inside).models.map((m: { modelName: string }) => m.modelName)).to.have.members(demos);
     });
 
     it('passes its HEALTHCHECK', async () => {
