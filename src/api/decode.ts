@@ -9,6 +9,7 @@ import type { Context } from 'koa';
 import getRawBody from 'raw-body';
 import type formidable from 'formidable';
 import { ServeError } from '../errors.ts';
+import { checkJsonDepth } from '../json-depth.ts';
 import type { WireRequest, WireValue } from '../pool/messages.ts';
 import { shared } from '../pool/transfer.ts';
 
@@ -142,6 +143,7 @@ export async function decodeRequest(
   let data: WireValue;
   if (isJson(type)) {
     if (raw.length === 0) throw new ServeError('BadRequest', 'the JSON body is empty');
+    checkJsonDepth(raw, 'the JSON body');
     try {
       data = JSON.parse(raw.toString('utf8')) as WireValue;
     } catch (err) {

@@ -2,6 +2,7 @@
 import type { Context } from 'koa';
 import getRawBody from 'raw-body';
 import { ServeError } from '../../errors.ts';
+import { checkJsonDepth } from '../../json-depth.ts';
 
 export async function readBody(ctx: Context, limit: number): Promise<Buffer> {
   try {
@@ -18,6 +19,7 @@ export async function readBody(ctx: Context, limit: number): Promise<Buffer> {
 /** Parses JSON text; `what` names it in the error. */
 export function parseJson(bytes: Uint8Array, what: string): unknown {
   if (bytes.byteLength === 0) throw new ServeError('BadRequest', `${what} is empty`);
+  checkJsonDepth(bytes, what);
   try {
     return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   } catch (err) {
