@@ -1,7 +1,8 @@
 /**
- * Graceful stop for the HTTP listeners: counts requests in flight; once draining, new requests get a 503 with
- * `Connection: close` (except `/ping`, which the app answers Unhealthy), and `drained()` resolves when the
- * requests that were in flight have been answered, or after a bounded time.
+ * Graceful stop for the HTTP listeners: tracks the responses in flight; once draining, new requests get a 503 with
+ * `Connection: close` (except `/ping`, which the app answers Unhealthy), responses in flight that have not sent
+ * their headers yet get `Connection: close` too (so no client reuses a connection about to go), and `drain()`
+ * resolves when the requests that were in flight have been answered, or after a bounded time.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -9,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export class DrainGate {
-  private inFlight = 0;
+  private readonly inFlight = new Set<ServerResponse>();
   private draining = false;
   private waiters: Array<() => void> = [];
 
@@ -29,11 +30,11 @@ export class DrainGate {
         res.end(JSON.stringify({ code: 503, type: 'ServiceUnavailableException', message: 'the server is stopping' }));
         return;
       }
-      this.inFlight++;
+      this.inFlight.add(res);
       // A ServerResponse emits 'close' once, after 'finish' or when its connection went away first.
       res.once('close', () => {
-        this.inFlight--;
-        if (this.inFlight === 0) this.wake();
+        this.inFlight.delete(res);
+        if (this.inFlight.size === 0) this.wake();
       });
       if (this.draining) res.setHeader('connection', 'close');
       handler(req, res);
@@ -43,7 +44,8 @@ export class DrainGate {
   /** Starts draining; resolves when nothing is in flight, or after `timeoutMs`. */
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
-    if (this.inFlight === 0) return;
+    for (const res of this.inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+    if (this.inFlight.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       new Promise<void>((r) => this.waiters.push(r)),

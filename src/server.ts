@@ -2,6 +2,7 @@
  * The composition root: config → registry, pools, listeners; graceful stop. Nothing else wires rooms together.
  */
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -23,6 +24,7 @@ import { everyArchive, loadModels, restoreSnapshot } from './registry/startup.ts
 import { WorkDir } from './registry/workdir.ts';
 import { setUpSecurity } from './security/setup.ts';
 import { createListener, type TlsFiles } from './security/tls.ts';
+import { closeOnUnreadBody, LINGER_MS } from './linger.ts';
 
 export interface RunningServer {
   readonly inferenceUrl: string;
@@ -66,7 +68,7 @@ function perModelSettings(config: ServerConfig, name: string, version: string): 
 }
 
 async function listen(app: Koa, addr: Address, gate: DrainGate, tls?: TlsFiles): Promise<{ server: http.Server; url: string }> {
-  const server = createListener(gate.wrap(app.callback()), addr, tls);
+  const server = createListener(gate.wrap(closeOnUnreadBody(app.callback())), addr, tls);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -85,6 +87,16 @@ async function close(server: http.Server): Promise<void> {
   await new Promise<void>((resolve) => {
     server.close(() => resolve());
     server.closeIdleConnections();
+  });
+}
+
+/**
+ * Stops accepting connections and leaves the open ones alone (http.Server.close would also close the idle
+ * keep-alive ones at once, racing requests their clients are sending). Resolves once every connection has ended.
+ */
+function stopListening(server: http.Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    net.Server.prototype.close.call(server, () => resolve());
   });
 }
 
@@ -179,10 +191,15 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       registry,
       stop: () =>
         (stopping ??= (async () => {
-          // Readiness goes false and new requests get 503 while the ones in flight finish (bounded).
+          // No new connections; on open ones readiness goes false and new requests get 503 with Connection:
+          // close while the ones in flight finish (bounded); then idle keep-alive sockets close, and what is
+          // still open (an answer being written, a lingering close) gets a few seconds before it is cut.
+          const closed = servers.map(stopListening);
           await gate.drain(opts.drainTimeoutMs ?? config.unregisterModelTimeout * 1000);
+          for (const s of servers) s.closeIdleConnections();
+          await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, LINGER_MS).unref())]);
           for (const s of servers) s.closeAllConnections();
-          await Promise.all(servers.map(close));
+          await Promise.all(closed);
           await snapshots?.flush();
           await registry.close();
           await workDir.destroy();
