@@ -3,6 +3,7 @@
  */
 import http from 'node:http';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -68,7 +69,8 @@ function perModelSettings(config: ServerConfig, name: string, version: string): 
 }
 
 async function listen(app: Koa, addr: Address, gate: DrainGate, tls?: TlsFiles): Promise<{ server: http.Server; url: string }> {
-  const server = createListener(gate.wrap(closeOnUnreadBody(app.callback())), addr, tls);
+  const server = createListener(closeOnUnreadBody(gate.wrap(app.callback())), addr, tls);
+  gate.watch(server);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -196,8 +198,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
           // still open (an answer being written, a lingering close) gets a few seconds before it is cut.
           const closed = servers.map(stopListening);
           await gate.drain(opts.drainTimeoutMs ?? config.unregisterModelTimeout * 1000);
-          for (const s of servers) s.closeIdleConnections();
-          await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, LINGER_MS).unref())]);
+          await gate.closeIdle(performance.now() + LINGER_MS);
           for (const s of servers) s.closeAllConnections();
           await Promise.all(closed);
           await snapshots?.flush();
