@@ -1,5 +1,5 @@
 /** One registered model version: its extracted archive, settings, state, worker pool and batcher. */
-import { Batcher, type JobOutcome } from '../batching/batcher.ts';
+import { Batcher, type JobOutcome, type SubmitOptions } from '../batching/batcher.ts';
 import { ServeError } from '../errors.ts';
 import type { Manifest } from '../handler/contract.ts';
 import type { CustomMetric, ModelIO, WireRequest } from '../pool/messages.ts';
@@ -161,8 +161,8 @@ export class ModelVersion {
     return this.pool?.workerStatus() ?? [];
   }
 
-  /** Queues one request for inference. */
-  infer(request: WireRequest, transfer: ArrayBuffer[], key?: string): Promise<JobOutcome> {
+  /** Queues one request for inference; `options` bound its wait in the queue (deadline, cancellation). */
+  infer(request: WireRequest, transfer: ArrayBuffer[], key?: string, options?: SubmitOptions): Promise<JobOutcome> {
     if (this.state === 'LOADING') {
       return Promise.reject(new ServeError('ServiceUnavailable', `model "${this.name}" version ${this.version} is still loading`));
     }
@@ -182,7 +182,7 @@ export class ModelVersion {
         ),
       );
     }
-    return this.batcher.submit(request, transfer, key);
+    return this.batcher.submit(request, transfer, key, options);
   }
 
   /** Stops taking requests, lets in-flight ones finish (bounded by timeoutMs), then frees the workers. */

@@ -14,8 +14,8 @@ import type { WireRequest, WireResponse } from '../../pool/messages.ts';
 import { headersOf, queryOf } from '../decode.ts';
 import { parseJson, readBody, requireJsonType } from '../v2/body.ts';
 import { protocolMiddleware } from '../v2/errors.ts';
-import { checkResponseSize } from '../v2/infer.ts';
-import { isReady } from '../v2/metadata.ts';
+import { checkResponseSize } from '../../dataplane/infer.ts';
+import { isReady } from '../../dataplane/metadata.ts';
 import type { OipDeps } from '../v2/routes.ts';
 
 /** `colors:predict` → ['colors', 'predict']; the verb follows the last colon. */

@@ -12,8 +12,8 @@ import type { Registry } from '../../registry/registry.ts';
 import { readOptionalJson } from './body.ts';
 import { protocolMiddleware } from './errors.ts';
 import { infer } from './infer.ts';
-import { isReady, modelMetadata, serverMetadata } from './metadata.ts';
-import { loadModel, repositoryIndex, unloadModel } from './repository.ts';
+import { isReady, modelMetadata, serverMetadata } from '../../dataplane/metadata.ts';
+import { loadModel, repositoryIndex, unloadModel } from '../../dataplane/repository.ts';
 
 export interface OipDeps {
   registry: Registry;

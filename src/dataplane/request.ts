@@ -2,7 +2,7 @@
  * The v2 inference request: its JSON header checked field by field, and each input's data (JSON, or a slice
  * of the binary part) turned into wire bytes. Model-independent; `validate.ts` checks against the model.
  */
-import { ServeError } from '../../errors.ts';
+import { ServeError } from '../errors.ts';
 import { encodeJson, elementCount, flatten, fmtShape, unpackBytes } from './codec.ts';
 import { DATATYPES, datatypeInfo, type DatatypeInfo } from './datatypes.ts';
 

@@ -4,9 +4,9 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { ServeError } from '../../errors.ts';
-import type { ModelVersion } from '../../registry/model-version.ts';
-import type { Registry } from '../../registry/registry.ts';
+import { ServeError } from '../errors.ts';
+import type { ModelVersion } from '../registry/model-version.ts';
+import type { Registry } from '../registry/registry.ts';
 
 export interface IndexEntry {
   name: string;
