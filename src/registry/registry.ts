@@ -2,7 +2,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { unpackArchive } from '../archive/unpack.ts';
+import { modelNameProblem } from '../archive/manifest.ts';
 import { ServeError } from '../errors.ts';
+import { withoutServerPaths } from './public-error.ts';
 import type { CustomMetric } from '../pool/messages.ts';
 import type { RestartPolicy } from '../pool/model-pool.ts';
 import type { AutoscaleOptions } from './autoscaler.ts';
@@ -54,6 +56,8 @@ interface Entry {
 
 export class Registry {
   private readonly models = new Map<string, Entry>();
+  /** `name\0version` of registrations between reading their manifest and being added. */
+  private readonly reserved = new Set<string>();
 
   constructor(private readonly opts: RegistryOptions) {}
 
@@ -74,23 +78,29 @@ export class Registry {
   }
 
   async register(req: RegisterRequest): Promise<ModelVersion> {
+    if (req.modelName !== undefined) {
+      const problem = modelNameProblem(req.modelName);
+      if (problem) throw new ServeError('BadRequest', problem);
+    }
     const source = this.resolveInStore(req.url);
     try {
       await fs.access(source);
     } catch {
       throw new ServeError('ModelNotFound', `model archive "${req.url}" not found in the model store`);
     }
+    // A folder of this registration's own; the name and version are reserved as soon as the manifest is read,
+    // before anything is extracted, so that of concurrent registrations of one version exactly one goes on.
     const dir = await this.opts.workDir.folderFor(path.basename(req.url), 'new');
+    let key: string | undefined;
     let mv: ModelVersion;
     try {
-      const { manifest } = await unpackArchive(source, dir);
+      const { manifest } = await unpackArchive(source, dir, {}, (m) => {
+        key = this.reserve(req.modelName ?? m.model.modelName, m.model.modelVersion);
+      });
       const name = req.modelName ?? manifest.model.modelName;
       const version = manifest.model.modelVersion;
       const modelConfig = await readModelConfig(dir, manifest, req.url);
       const settings = this.settingsFor(name, version, modelConfig, req);
-      if (this.models.get(name)?.versions.has(version)) {
-        throw new ServeError('Conflict', `Model version ${version} for model ${name} already exists`);
-      }
       mv = new ModelVersion({
         name,
         version,
@@ -111,7 +121,9 @@ export class Registry {
       this.add(mv, req.makeDefault === true);
     } catch (err) {
       await this.opts.workDir.remove(dir);
-      throw err;
+      throw withoutServerPaths(err, req.url, [[source, req.url], [dir, 'the extraction folder'], [this.opts.workDir.root, 'the scratch folder']]);
+    } finally {
+      if (key !== undefined) this.reserved.delete(key);
     }
     const started = mv.start().then(() => this.changed());
     if (req.synchronous === false) {
@@ -125,6 +137,16 @@ export class Registry {
       throw err;
     }
     return mv;
+  }
+
+  /** Claims a name and version for one registration, or throws 409 when it is registered or being registered. */
+  private reserve(name: string, version: string): string {
+    const key = `${name}\0${version}`;
+    if (this.models.get(name)?.versions.has(version) || this.reserved.has(key)) {
+      throw new ServeError('Conflict', `Model version ${version} for model ${name} already exists`);
+    }
+    this.reserved.add(key);
+    return key;
   }
 
   private settingsFor(name: string, version: string, modelConfig: Record<string, unknown>, req: RegisterRequest): ModelSettings {
