@@ -125,6 +125,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     },
     threadsFor: (workers) => intraOpThreadsFor(workers, config.cpuCount, config.intraOpThreads),
     unregisterTimeoutMs: config.unregisterModelTimeout * 1000,
+    workerCaps: { perModel: config.maxWorkersPerModel, total: config.maxWorkersTotal },
     perModel: (name, version) => perModelSettings(config, name, version),
     autoscale: opts.autoscale,
     restart: opts.restart,

@@ -29,6 +29,8 @@ export interface RegistryOptions {
   onMetric?: (name: string, version: string, m: CustomMetric) => void;
   onWorkerProblem?: (name: string, version: string, message: string) => void;
   onQueueFull?: (name: string, version: string) => void;
+  /** Most workers (max_worker) one version may have, and all versions together (max_workers_per_model/_total). */
+  workerCaps?: { perModel: number; total: number };
   /** Called after every change worth a snapshot (models, versions, default, workers, batch settings). */
   onChange?: () => void;
 }
@@ -101,6 +103,7 @@ export class Registry {
       const version = manifest.model.modelVersion;
       const modelConfig = await readModelConfig(dir, manifest, req.url);
       const settings = this.settingsFor(name, version, modelConfig, req);
+      this.checkWorkers(name, version, settings.maxWorkers);
       mv = new ModelVersion({
         name,
         version,
@@ -137,6 +140,23 @@ export class Registry {
       throw err;
     }
     return mv;
+  }
+
+  /** 400 when `maxWorkers` for this version passes the per-model cap, or all versions' together the total cap. */
+  private checkWorkers(name: string, version: string, maxWorkers: number, self?: ModelVersion): void {
+    const caps = this.opts.workerCaps;
+    if (!caps) return;
+    const label = `model "${name}" version ${version}`;
+    if (maxWorkers > caps.perModel) {
+      throw new ServeError('BadRequest', `${label}: ${maxWorkers} workers asked for; at most ${caps.perModel} per model are allowed (max_workers_per_model)`);
+    }
+    const others = this.all().reduce((n, mv) => (mv === self ? n : n + mv.settings.maxWorkers), 0);
+    if (others + maxWorkers > caps.total) {
+      throw new ServeError(
+        'BadRequest',
+        `${label}: ${maxWorkers} workers asked for, but other models already have up to ${others} and at most ${caps.total} are allowed in all (max_workers_total)`,
+      );
+    }
   }
 
   /** Claims a name and version for one registration, or throws 409 when it is registered or being registered. */
@@ -208,6 +228,7 @@ export class Registry {
 
   /** Sets a version's worker bounds; with `wait`, resolves once the new workers are ready. */
   async scale(mv: ModelVersion, minWorkers: number, maxWorkers: number, wait: boolean): Promise<void> {
+    this.checkWorkers(mv.name, mv.version, maxWorkers, mv);
     const scaling = mv.scale(minWorkers, maxWorkers, wait);
     this.changed();
     await scaling;
