@@ -133,8 +133,21 @@ export class ModelVersion {
    */
   async scale(minWorkers: number, maxWorkers: number, wait: boolean): Promise<void> {
     this.settings = { ...this.settings, minWorkers, maxWorkers };
+    if (this.state === 'FAILED') return this.recover(wait);
     this.resize(minWorkers);
     if (wait) await this.pool?.ready(minWorkers);
+  }
+
+  /**
+   * A FAILED version starts afresh with new workers (TorchServe's scale call restarts a model's workers): LOADING,
+   * then READY, or FAILED again with the new reason. With `wait`, resolves once they are ready.
+   */
+  private async recover(wait: boolean): Promise<void> {
+    this.state = 'LOADING';
+    this.failure = undefined;
+    const started = this.start();
+    if (wait) await started;
+    else started.catch(() => {}); // the reason stays in describe (state FAILED)
   }
 
   /** Changes the number of workers within [min, max] (used by scale() and the autoscaler). */
