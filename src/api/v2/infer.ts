@@ -22,9 +22,10 @@ export interface InferDeps extends DataPlaneDeps {
 export function decodeInfer(ctx: Context, body: Buffer, io: Parameters<typeof rawRequest>[1], model: string): ParsedInfer {
   const length = headerLength(ctx.headers[HEADER_LENGTH], body.byteLength);
   if (length === 0) return rawRequest(body, io, model);
-  if (length !== undefined) return parseInfer(parseJson(body.subarray(0, length), 'the JSON inference header'), body.subarray(length));
+  const target = { name: model, io };
+  if (length !== undefined) return parseInfer(parseJson(body.subarray(0, length), 'the JSON inference header'), body.subarray(length), target);
   requireJsonType(ctx, ', or a JSON header and binary tensors with Inference-Header-Content-Length');
-  return parseInfer(parseJson(body, 'the inference request'), new Uint8Array(0));
+  return parseInfer(parseJson(body, 'the inference request'), new Uint8Array(0), target);
 }
 
 export async function infer(ctx: Context, deps: InferDeps, name: string, version?: string): Promise<void> {
