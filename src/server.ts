@@ -65,11 +65,14 @@ function perModelSettings(config: ServerConfig, name: string, version: string): 
   if (c.batchSize !== undefined) out.batchSize = c.batchSize;
   if (c.maxBatchDelay !== undefined) out.maxBatchDelay = c.maxBatchDelay;
   if (c.responseTimeout !== undefined) out.responseTimeout = c.responseTimeout;
+  if (c.queueTimeout !== undefined) out.queueTimeout = c.queueTimeout;
   return out;
 }
 
-async function listen(app: Koa, addr: Address, gate: DrainGate, tls?: TlsFiles): Promise<{ server: http.Server; url: string }> {
+async function listen(app: Koa, addr: Address, gate: DrainGate, tls?: TlsFiles, maxConnections = 0): Promise<{ server: http.Server; url: string }> {
   const server = createListener(closeOnUnreadBody(gate.wrap(app.callback())), addr, tls);
+  // Past max_connections Node closes new connections at once: a flood of sockets cannot starve the event loop.
+  if (maxConnections > 0) server.maxConnections = maxConnections;
   gate.watch(server);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -121,6 +124,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       maxBatchDelay: config.maxBatchDelay,
       responseTimeout: config.defaultResponseTimeout,
       jobQueueSize: config.jobQueueSize,
+      queueTimeout: config.defaultQueueTimeoutMs,
       intraOpThreads: config.intraOpThreads || undefined,
     },
     threadsFor: (workers) => intraOpThreadsFor(workers, config.cpuCount, config.intraOpThreads),
@@ -159,6 +163,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       config.inferenceAddress,
       gate,
       security.tls,
+      config.maxConnections,
     );
     servers.push(inference.server);
     const resolveUrl = urlResolver((name) => registry.resolveInStore(name), {
@@ -170,6 +175,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       config.managementAddress,
       gate,
       security.tls,
+      config.maxConnections,
     );
     servers.push(management.server);
     const metricsListener = await listen(security.corsFirst(createMetricsApp({ metrics, log })), config.metricsAddress, gate, security.tls);

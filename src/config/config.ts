@@ -39,6 +39,10 @@ export interface ServerConfig {
   /** Ours: most workers one model version may have (its max_worker), and all versions together; resolved from 0 = auto. */
   readonly maxWorkersPerModel: number;
   readonly maxWorkersTotal: number;
+  /** Ours: ms a request may wait in a model's queue before a 503 (0: no limit); per model `queueTimeout`. */
+  readonly defaultQueueTimeoutMs: number;
+  /** Ours: open connections each listener accepts at most; past it new ones are closed at once (0: no limit). */
+  readonly maxConnections: number;
   readonly maxRequestSize: number; // bytes
   readonly maxResponseSize: number; // bytes
   readonly defaultResponseTimeout: number; // seconds, as the next two
@@ -217,6 +221,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
     jobQueueSize: get('job_queue_size', positiveInt, 100),
     maxWorkersPerModel: get('max_workers_per_model', nonNegativeInt, 0) || workerCaps(cpuCount).perModel,
     maxWorkersTotal: get('max_workers_total', nonNegativeInt, 0) || workerCaps(cpuCount).total,
+    defaultQueueTimeoutMs: get('default_queue_timeout_ms', nonNegativeInt, 0),
+    maxConnections: get('max_connections', nonNegativeInt, 1024),
     maxRequestSize: get('max_request_size', positiveInt, 6553500),
     maxResponseSize: get('max_response_size', positiveInt, 6553500),
     defaultResponseTimeout: get('default_response_timeout', positiveInt, 120),

@@ -1,4 +1,5 @@
 /** One registered model version: its extracted archive, settings, state, worker pool and batcher. */
+import { performance } from 'node:perf_hooks';
 import { Batcher, type JobOutcome, type SubmitOptions } from '../batching/batcher.ts';
 import { ServeError } from '../errors.ts';
 import type { Manifest } from '../handler/contract.ts';
@@ -17,6 +18,11 @@ export interface ModelSettings {
   /** s */
   responseTimeout: number;
   jobQueueSize: number;
+  /**
+   * ms a request may wait in the queue before it is answered 503 unrun (0: no limit). Triton's
+   * `default_queue_policy.default_timeout_microseconds`; config `default_queue_timeout_ms`, YAML/models JSON `queueTimeout`.
+   */
+  queueTimeout: number;
   intraOpThreads: number;
   device: string;
 }
@@ -195,7 +201,22 @@ export class ModelVersion {
         ),
       );
     }
-    return this.batcher.submit(request, transfer, key, options);
+    return this.batcher.submit(request, transfer, key, this.queueBounds(options));
+  }
+
+  /** The caller's bounds on waiting, with the model's queue timeout as a deadline when it comes first. */
+  private queueBounds(options: SubmitOptions | undefined): SubmitOptions | undefined {
+    const ms = this.settings.queueTimeout;
+    if (!(ms > 0)) return options;
+    const deadline = performance.now() + ms;
+    if (options?.deadline !== undefined && options.deadline <= deadline) return options;
+    const label = `model "${this.name}" version ${this.version}`;
+    return {
+      ...options,
+      deadline,
+      expired: (waited) =>
+        new ServeError('ServiceUnavailable', `${label}: the request waited ${Math.round(waited)} ms in the queue, past the model's queue timeout of ${ms} ms`),
+    };
   }
 
   /** Stops taking requests, lets in-flight ones finish (bounded by timeoutMs), then frees the workers. */
