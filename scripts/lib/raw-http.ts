@@ -65,7 +65,12 @@ export function rawExchange(url: string, o: RawOptions): Promise<RawExchange> {
       socket.write(`${o.head}\r\n\r\n`);
       for (const c of o.chunks) {
         if (socket.destroyed) break;
-        const ok = o.chunked ? socket.write(`${c.length.toString(16)}\r\n`) && socket.write(c) && socket.write('\r\n') : socket.write(c);
+        let ok: boolean;
+        if (o.chunked) {
+          socket.write(`${c.length.toString(16)}\r\n`);
+          socket.write(c);
+          ok = socket.write('\r\n');
+        } else ok = socket.write(c);
         if (!ok) await new Promise((r) => socket.once('drain', r).once('close', r));
       }
       if (o.finish && !socket.destroyed && o.chunked) socket.write('0\r\n\r\n');

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import http from 'node:http';
 import { mlp } from '../../scripts/lib/onnx-models.ts';
 import type { RunningServer } from '../../src/server.ts';
-import { rawExchange } from '../helpers/raw-http.ts';
+import { rawExchange } from '../../scripts/lib/raw-http.ts';
 import { startTestServer, TestStore } from '../helpers/server.ts';
 
 const LIMIT = 4096;
