@@ -60,14 +60,9 @@ export class DrainGate {
   wrap(handler: Handler): Handler {
     return (req, res) => {
       const st = this.sockets.get(req.socket);
-      if (st) {
-        st.active++;
-        res.once('close', () => {
-          st.active--;
-          st.idleSince = performance.now();
-        });
-      }
+      if (st) st.active++;
       if (this.draining && req.url !== '/ping') {
+        if (st) res.once('close', () => this.settled(st));
         res.writeHead(503, {
           'content-type': 'application/json',
           connection: 'close',
@@ -80,12 +75,18 @@ export class DrainGate {
       this.inFlight.add(res);
       // A ServerResponse emits 'close' once, after 'finish' or when its connection went away first.
       res.once('close', () => {
+        if (st) this.settled(st);
         this.inFlight.delete(res);
         if (this.inFlight.size === 0) this.wake();
       });
       if (this.draining) res.setHeader('connection', 'close');
       handler(req, res);
     };
+  }
+
+  private settled(st: SocketState): void {
+    st.active--;
+    st.idleSince = performance.now();
   }
 
   /** Starts draining; resolves when nothing is in flight, or after `timeoutMs`. */

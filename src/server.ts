@@ -25,7 +25,7 @@ import { everyArchive, loadModels, restoreSnapshot } from './registry/startup.ts
 import { WorkDir } from './registry/workdir.ts';
 import { setUpSecurity } from './security/setup.ts';
 import { createListener, type TlsFiles } from './security/tls.ts';
-import { closeOnUnreadBody, LINGER_MS } from './linger.ts';
+import { LINGER_MS, LingeringResponse } from './linger.ts';
 
 export interface RunningServer {
   readonly inferenceUrl: string;
@@ -70,7 +70,7 @@ function perModelSettings(config: ServerConfig, name: string, version: string): 
 }
 
 async function listen(app: Koa, addr: Address, gate: DrainGate, tls?: TlsFiles, maxConnections = 0): Promise<{ server: http.Server; url: string }> {
-  const server = createListener(closeOnUnreadBody(gate.wrap(app.callback())), addr, tls);
+  const server = createListener(gate.wrap(app.callback()), addr, tls, { ServerResponse: LingeringResponse as typeof http.ServerResponse });
   // Past max_connections Node closes new connections at once: a flood of sockets cannot starve the event loop.
   if (maxConnections > 0) server.maxConnections = maxConnections;
   gate.watch(server);
