@@ -1,5 +1,6 @@
 /** Management parameters from the query string or a JSON body, validated with messages naming the parameter. */
 import type { Context } from 'koa';
+import inflate from 'inflation';
 import getRawBody from 'raw-body';
 import { ServeError } from '../errors.ts';
 import { checkJsonDepth } from '../json-depth.ts';
@@ -45,22 +46,24 @@ function queryParams(ctx: Context, out: Params): Params {
 const MAX_PARAMS_BODY = 1024 * 1024;
 
 /**
- * The body as sent, within MAX_PARAMS_BODY. A body in a content coding (gzip, deflate, br) is refused with 415
- * rather than read as if it were plain text: parameters are small, and inflating a client's bytes would need a
- * bound of its own.
+ * The body within MAX_PARAMS_BODY. `gzip` and `deflate` bodies are inflated as they are read (as on the v2 routes)
+ * and the limit applies to the inflated bytes; any other content coding is a 415 rather than being read as if it
+ * were plain text.
  */
 async function readLimited(ctx: Context): Promise<Buffer> {
   const coding = (ctx.get('content-encoding') || 'identity').trim().toLowerCase();
-  if (coding !== 'identity') {
-    throw new ServeError('UnsupportedMediaType', `Content-Encoding "${coding}" is not supported for management requests: send the body uncompressed`);
+  if (coding !== 'identity' && coding !== 'gzip' && coding !== 'deflate') {
+    throw new ServeError('UnsupportedMediaType', `Content-Encoding "${coding}" is not supported for management requests: send gzip, deflate or identity`);
   }
   try {
-    return await getRawBody(ctx.req, { limit: MAX_PARAMS_BODY, length: ctx.request.length });
+    if (coding === 'identity') return await getRawBody(ctx.req, { limit: MAX_PARAMS_BODY, length: ctx.request.length });
+    return await getRawBody(inflate(ctx.req), { limit: MAX_PARAMS_BODY });
   } catch (err) {
-    const e = err as { status?: number; type?: string; message?: string };
+    const e = err as { status?: number; type?: string; message?: string; code?: string };
     if (e.status === 413 || e.type === 'entity.too.large') {
-      throw new ServeError('PayloadTooLarge', `the management request body is larger than ${MAX_PARAMS_BODY} bytes`);
+      throw new ServeError('PayloadTooLarge', `the management request body is larger than ${MAX_PARAMS_BODY} bytes${coding === 'identity' ? '' : ' once inflated'}`);
     }
+    if (e.code?.startsWith('Z_')) throw new ServeError('BadRequest', `the request body is not valid ${coding} data: ${e.message}`);
     throw new ServeError('BadRequest', `could not read the request body: ${e.message ?? String(err)}`);
   }
 }

@@ -1,19 +1,24 @@
 /** Models by name and version, with a default version each. Speaks neither HTTP nor ONNX. */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { unpackArchive } from '../archive/unpack.ts';
 import { modelNameProblem } from '../archive/manifest.ts';
 import { ServeError } from '../errors.ts';
 import { withoutServerPaths } from './public-error.ts';
 import type { CustomMetric } from '../pool/messages.ts';
 import type { RestartPolicy } from '../pool/model-pool.ts';
 import type { AutoscaleOptions } from './autoscaler.ts';
-import { readModelConfig, settingsFromModelConfig } from './model-config.ts';
+import { openSource, type PreparedVersion, type SourceKind } from '../sources/source.ts';
 import { ModelVersion, type ModelSettings } from './model-version.ts';
 import type { WorkDir } from './workdir.ts';
 
 export interface RegistryOptions {
   modelStore?: string;
+  /** Triton's --model-repository: folders of repository models (and bare ONNX models), looked up before the store. */
+  modelRepository?: string;
+  /** Triton's --strict-model-config: repository models need a complete config.pbtxt. */
+  strictModelConfig?: boolean;
+  /** Triton's --model-control-mode (default explicit): whether the repository API may load and unload. */
+  modelControlMode?: 'none' | 'poll' | 'explicit';
   workDir: WorkDir;
   /** Settings every model starts from (config.properties). */
   defaults: Omit<ModelSettings, 'intraOpThreads' | 'device'> & { intraOpThreads?: number; device?: string };
@@ -36,9 +41,13 @@ export interface RegistryOptions {
 }
 
 export interface RegisterRequest {
-  /** An archive (or no-archive folder) name inside the model store. */
+  /** A model inside the model repository or store: an archive, a no-archive folder, a Triton folder, a model.onnx. */
   url: string;
   modelName?: string;
+  /** Only this version of a Triton folder (snapshots restore versions one by one). */
+  version?: string;
+  /** A Triton config (JSON) in place of config.pbtxt (the repository extension's `parameters.config`). */
+  config?: unknown;
   handler?: string;
   /** API parameters: they override the archive's YAML. */
   overrides?: Partial<ModelSettings>;
@@ -67,6 +76,14 @@ export class Registry {
     return this.opts.modelStore;
   }
 
+  get modelRepository(): string | undefined {
+    return this.opts.modelRepository;
+  }
+
+  get modelControlMode(): 'none' | 'poll' | 'explicit' {
+    return this.opts.modelControlMode ?? 'explicit';
+  }
+
   /** Resolves a model-store name, refusing anything outside the store. */
   resolveInStore(url: string): string {
     const store = this.opts.modelStore;
@@ -79,84 +96,133 @@ export class Registry {
     return full;
   }
 
+  /**
+   * Where a model named in the API, a snapshot or the start-up list lives: the model repository first (Triton
+   * folders, bare ONNX models), then the model store (archives). Anything outside both is refused.
+   */
+  async locate(url: string): Promise<string> {
+    const roots = [this.opts.modelRepository, this.opts.modelStore].filter((r): r is string => r !== undefined);
+    if (roots.length === 0) {
+      throw new ServeError('BadRequest', `cannot load "${url}": no model store or model repository is configured (--model-store, --model-repository)`);
+    }
+    let first: string | undefined;
+    for (const root of roots) {
+      const full = path.resolve(root, url);
+      const rel = path.relative(root, full);
+      if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) continue;
+      first ??= full;
+      if (await fs.stat(full).then(() => true, () => false)) return full;
+    }
+    if (!first) throw new ServeError('BadRequest', `"${url}" is not a file in the model store`);
+    throw new ServeError('ModelNotFound', `model archive "${url}" not found in the model store`);
+  }
+
+  /** Registers what `req.url` holds and returns the version that is now the newest (an archive holds one). */
   async register(req: RegisterRequest): Promise<ModelVersion> {
+    const versions = await this.registerAll(req);
+    return versions[versions.length - 1];
+  }
+
+  /**
+   * Registers every version the source yields (a Triton folder's version policy may pick several). Names are
+   * checked first; an archive's name and version are reserved as soon as its manifest is read, before anything is
+   * extracted (into a folder of this registration's own), so that of concurrent registrations of one version
+   * exactly one goes on and the others get 409. Errors never carry the server's paths.
+   */
+  async registerAll(req: RegisterRequest): Promise<ModelVersion[]> {
     if (req.modelName !== undefined) {
       const problem = modelNameProblem(req.modelName);
       if (problem) throw new ServeError('BadRequest', problem);
     }
-    const source = this.resolveInStore(req.url);
+    const mine: string[] = [];
+    let full: string | undefined;
     try {
-      await fs.access(source);
-    } catch {
-      throw new ServeError('ModelNotFound', `model archive "${req.url}" not found in the model store`);
-    }
-    // A folder of this registration's own; the name and version are reserved as soon as the manifest is read,
-    // before anything is extracted, so that of concurrent registrations of one version exactly one goes on.
-    const dir = await this.opts.workDir.folderFor(path.basename(req.url), 'new');
-    let key: string | undefined;
-    let mv: ModelVersion;
-    try {
-      const { manifest } = await unpackArchive(source, dir, {}, (m) => {
-        key = this.reserve(req.modelName ?? m.model.modelName, m.model.modelVersion);
+      full = await this.locate(req.url);
+      const source = await openSource(full, req.url);
+      const prepared = await source.prepare({
+        name: req.modelName,
+        version: req.version,
+        config: req.config,
+        strictConfig: this.opts.strictModelConfig,
+        scratch: (name) => this.opts.workDir.folderFor(name, 'new'),
+        reserve: (name, version) => mine.push(this.reserve(name, version)),
       });
-      const name = req.modelName ?? manifest.model.modelName;
-      const version = manifest.model.modelVersion;
-      const modelConfig = await readModelConfig(dir, manifest, req.url);
-      const settings = this.settingsFor(name, version, modelConfig, req);
-      this.checkWorkers(name, version, settings.maxWorkers);
-      mv = new ModelVersion({
-        name,
-        version,
-        url: req.url,
-        dir,
-        manifest,
-        handler: req.handler ?? manifest.model.handler,
-        modelConfig,
-        settings,
-        loadedAtStartup: req.loadedAtStartup ?? false,
-        autoscale: this.opts.autoscale,
-        restart: this.opts.restart,
-        maxHeapMb: this.opts.maxHeapMb,
-        onMetric: this.opts.onMetric && ((m) => this.opts.onMetric!(name, version, m)),
-        onWorkerProblem: this.opts.onWorkerProblem && ((msg) => this.opts.onWorkerProblem!(name, version, msg)),
-        onQueueFull: this.opts.onQueueFull && (() => this.opts.onQueueFull!(name, version)),
-      });
-      this.add(mv, req.makeDefault === true);
+      return await this.adopt(prepared, source.kind, req, mine);
     } catch (err) {
-      await this.opts.workDir.remove(dir);
-      throw withoutServerPaths(err, req.url, [[source, req.url], [dir, 'the extraction folder'], [this.opts.workDir.root, 'the scratch folder']]);
+      const paths: Array<[string, string]> = [[this.opts.workDir.root, 'the scratch folder']];
+      if (full) paths.push([full, req.url]);
+      if (this.opts.modelStore) paths.push([this.opts.modelStore, 'the model store']);
+      if (this.opts.modelRepository) paths.push([this.opts.modelRepository, 'the model repository']);
+      throw withoutServerPaths(err, req.url, paths);
     } finally {
-      if (key !== undefined) this.reserved.delete(key);
+      for (const key of mine) this.reserved.delete(key);
     }
-    const started = mv.start().then(() => this.changed());
+  }
+
+  /** Checks and adds prepared versions (reserved by this registration: `mine`), then starts them. */
+  private async adopt(prepared: PreparedVersion[], kind: SourceKind, req: RegisterRequest, mine: string[]): Promise<ModelVersion[]> {
+    const created: ModelVersion[] = [];
+    try {
+      for (const p of prepared) {
+        const problem = modelNameProblem(p.name);
+        if (problem) throw new ServeError('BadRequest', problem);
+        const key = `${p.name}\0${p.version}`;
+        const taken = this.models.get(p.name)?.versions.has(p.version) || (this.reserved.has(key) && !mine.includes(key));
+        if (taken || created.some((c) => c.name === p.name && c.version === p.version)) {
+          throw new ServeError('Conflict', `Model version ${p.version} for model ${p.name} already exists`);
+        }
+        const mv = this.create(p, kind, req);
+        this.checkWorkers(mv.name, mv.version, mv.settings.maxWorkers, created);
+        created.push(mv);
+      }
+    } catch (err) {
+      for (const p of prepared) if (p.ownsDir) await this.opts.workDir.remove(p.dir);
+      throw err;
+    }
+    const latest = created[created.length - 1];
+    const isNew = !this.models.has(latest.name);
+    for (const mv of created) this.add(mv, false);
+    // Triton serves the highest version when none is named: it becomes the default of a new model.
+    if ((isNew && created.length > 1) || req.makeDefault === true) this.models.get(latest.name)!.defaultVersion = latest.version;
+    const starts = created.map((mv) => mv.start().then(() => this.changed()));
+    const started = Promise.all(starts);
     if (req.synchronous === false) {
       started.catch(() => {}); // the reason stays in describe (state FAILED)
-      return mv;
+      return created;
     }
     try {
       await started;
     } catch (err) {
-      await this.remove(mv);
+      await Promise.allSettled(starts);
+      for (const mv of created) await this.remove(mv);
       throw err;
     }
-    return mv;
+    return created;
   }
 
-  /** 400 when `maxWorkers` for this version passes the per-model cap, or all versions' together the total cap. */
-  private checkWorkers(name: string, version: string, maxWorkers: number, self?: ModelVersion): void {
-    const caps = this.opts.workerCaps;
-    if (!caps) return;
-    const label = `model "${name}" version ${version}`;
-    if (maxWorkers > caps.perModel) {
-      throw new ServeError('BadRequest', `${label}: ${maxWorkers} workers asked for; at most ${caps.perModel} per model are allowed (max_workers_per_model)`);
-    }
-    const others = this.all().reduce((n, mv) => (mv === self ? n : n + mv.settings.maxWorkers), 0);
-    if (others + maxWorkers > caps.total) {
-      throw new ServeError(
-        'BadRequest',
-        `${label}: ${maxWorkers} workers asked for, but other models already have up to ${others} and at most ${caps.total} are allowed in all (max_workers_total)`,
-      );
-    }
+  private create(p: PreparedVersion, kind: SourceKind, req: RegisterRequest): ModelVersion {
+    const { name, version } = p;
+    const settings = this.settingsFor(name, version, p.settings, req);
+    return new ModelVersion({
+      name,
+      version,
+      url: req.url,
+      dir: p.dir,
+      ownsDir: p.ownsDir,
+      sourceKind: kind,
+      triton: p.triton,
+      manifest: p.manifest,
+      handler: req.handler ?? p.manifest.model.handler,
+      modelConfig: p.modelConfig,
+      settings,
+      loadedAtStartup: req.loadedAtStartup ?? false,
+      autoscale: this.opts.autoscale,
+      restart: this.opts.restart,
+      maxHeapMb: this.opts.maxHeapMb,
+      onMetric: this.opts.onMetric && ((m) => this.opts.onMetric!(name, version, m)),
+      onWorkerProblem: this.opts.onWorkerProblem && ((msg) => this.opts.onWorkerProblem!(name, version, msg)),
+      onQueueFull: this.opts.onQueueFull && (() => this.opts.onQueueFull!(name, version)),
+    });
   }
 
   /** Claims a name and version for one registration, or throws 409 when it is registered or being registered. */
@@ -169,14 +235,33 @@ export class Registry {
     return key;
   }
 
-  private settingsFor(name: string, version: string, modelConfig: Record<string, unknown>, req: RegisterRequest): ModelSettings {
+  /**
+   * 400 when `maxWorkers` for this version passes the per-model cap, or all versions' together (registered,
+   * `pending` in this registration, less `self` when it is being rescaled) the total cap.
+   */
+  private checkWorkers(name: string, version: string, maxWorkers: number, pending: ModelVersion[], self?: ModelVersion): void {
+    const caps = this.opts.workerCaps;
+    if (!caps) return;
+    const label = `model "${name}" version ${version}`;
+    if (maxWorkers > caps.perModel) {
+      throw new ServeError('BadRequest', `${label}: ${maxWorkers} workers asked for; at most ${caps.perModel} per model are allowed (max_workers_per_model)`);
+    }
+    const others = [...this.all(), ...pending].reduce((n, mv) => (mv === self ? n : n + mv.settings.maxWorkers), 0);
+    if (others + maxWorkers > caps.total) {
+      throw new ServeError(
+        'BadRequest',
+        `${label}: ${maxWorkers} workers asked for, but other models already have up to ${others} and at most ${caps.total} are allowed in all (max_workers_total)`,
+      );
+    }
+  }
+
+  private settingsFor(name: string, version: string, own: Partial<ModelSettings>, req: RegisterRequest): ModelSettings {
     const d = this.opts.defaults;
-    const yaml = settingsFromModelConfig(modelConfig, req.url);
     const s = {
       ...d,
       device: d.device ?? 'cpu',
       ...this.opts.perModel?.(name, version),
-      ...yaml,
+      ...own,
       ...req.overrides,
     } as ModelSettings & { intraOpThreads?: number };
     if (req.initialWorkers !== undefined) {
@@ -228,7 +313,7 @@ export class Registry {
 
   /** Sets a version's worker bounds; with `wait`, resolves once the new workers are ready. */
   async scale(mv: ModelVersion, minWorkers: number, maxWorkers: number, wait: boolean): Promise<void> {
-    this.checkWorkers(mv.name, mv.version, maxWorkers, mv);
+    this.checkWorkers(mv.name, mv.version, maxWorkers, [], mv);
     const scaling = mv.scale(minWorkers, maxWorkers, wait);
     this.changed();
     await scaling;
@@ -271,7 +356,7 @@ export class Registry {
       this.changed();
     }
     await mv.stop(this.opts.unregisterTimeoutMs);
-    await this.opts.workDir.remove(mv.dir);
+    if (mv.ownsDir) await this.opts.workDir.remove(mv.dir);
   }
 
   private changed(): void {

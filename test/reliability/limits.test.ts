@@ -71,13 +71,25 @@ describe('reliability: bounded forms, worker caps and encoded management bodies'
     expect((await mgmt('DELETE', '/models/mlp2')).status).to.equal(200);
   });
 
-  it('answers 415 to a gzip-encoded management body instead of reading it as plain JSON', async () => {
-    const res = await mgmt('PUT', '/models/echo', {
+  it('inflates a gzip-encoded management body instead of reading it as plain JSON, and refuses unknown codings with 415', async () => {
+    const gz = await mgmt('PUT', '/models/echo?synchronous=true', {
       headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
-      body: gzipSync(JSON.stringify({ min_worker: 2 })),
+      body: gzipSync(JSON.stringify({ min_worker: 2, max_worker: 2 })),
     });
-    expect(res.status).to.equal(415);
-    expect(res.body.message).to.contain('Content-Encoding "gzip"');
-    expect((await describeModel(server, 'echo')).minWorkers).to.equal(1);
+    expect(gz.status).to.equal(200);
+    expect((await describeModel(server, 'echo')).minWorkers).to.equal(2);
+    const br = await mgmt('PUT', '/models/echo', {
+      headers: { 'content-type': 'application/json', 'content-encoding': 'br' },
+      body: 'not brotli',
+    });
+    expect(br.status).to.equal(415);
+    expect(br.body.message).to.contain('Content-Encoding "br"');
+    const bomb = await mgmt('PUT', '/models/echo', {
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync(Buffer.alloc(8 * 1024 * 1024, 0x20)),
+    });
+    expect(bomb.status).to.equal(413);
+    expect(bomb.body.message).to.contain('once inflated');
+    expect((await mgmt('PUT', '/models/echo?min_worker=1&max_worker=1&synchronous=true')).status).to.equal(200);
   });
 });
