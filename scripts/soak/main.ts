@@ -66,7 +66,8 @@ async function soak(tmp: string, opts: ReturnType<typeof options>, interrupt: Ab
   const bad = [...new Set(f.cases.filter((c) => c.kind.startsWith('bad:')).map((c) => c.kind.slice(5)))];
   say(`soak: ${opts.minutes} min, ${opts.connections} connections on loopback, at most ${opts.maxRequests} requests; server pid ${server.pid} at ${server.url}`);
   say(`  models: colors (image_classifier, JPEG/PNG raw and multipart) and mlp (tensor, JSON), ${WORKERS_PER_MODEL} worker each`);
-  say(`  request mix: ${f.cases.length} cases cycled per connection, ${f.cases.filter((c) => c.kind.startsWith('bad:')).length} of them bad (${bad.join(', ')})`);
+  const hostileKinds = f.cases.filter((c) => c.kind.startsWith('hostile:')).map((c) => c.kind.slice(9));
+  say(`  request mix: ${f.cases.length} cases cycled per connection, ${f.cases.filter((c) => c.kind.startsWith('bad:')).length} of them bad (${bad.join(', ')}), ${hostileKinds.length} hostile (${hostileKinds.join(', ')})`);
   say(`  bounds: ${BOUNDS_TEXT}`);
   say(`  heap: ${heapNote}`);
   say(`  hostile: nested JSON and BYTES floods in the mix; beside it one client sending chunked bodies over max_request_size and disconnecting (after its request, mid-body); at the end SIGTERM under 16 keep-alive clients`);
