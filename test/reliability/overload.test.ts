@@ -85,6 +85,29 @@ describe('reliability: overload', function () {
     expect((await predict('dropped', 'count=1')).body).to.deep.equal({ ran: 1 });
   });
 
+  it('drops queued KServe v1 and v2 work whose client disconnected', async () => {
+    const before = (await predict('dropped', 'count=1')).body.ran as number;
+    const busy = predict('dropped', 'sleep=800');
+    await until(() => running(server, 'dropped'), 'the worker to be busy');
+    const v2 = JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1], data: [1] }] });
+    const sends = [
+      [`/v1/models/dropped:predict`, JSON.stringify({ instances: [1, 2] })],
+      [`/v2/models/dropped/infer`, v2],
+      [`/v2/models/dropped/infer`, v2],
+    ].map(([p, body]) => {
+      const c = new AbortController();
+      const done = fetch(`${server.inferenceUrl}${p}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: c.signal }).catch((e: Error) => e.name);
+      return { c, done };
+    });
+    await until(async () => (await queueDepth(server, 'dropped')) === 4, 'four requests queued (two v1 instances, two v2)');
+    for (const s of sends) s.c.abort();
+    expect(await Promise.all(sends.map((s) => s.done))).to.deep.equal(['AbortError', 'AbortError', 'AbortError']);
+    await until(async () => (await queueDepth(server, 'dropped')) === 0, 'the queue to empty');
+    expect((await busy).status).to.equal(200);
+    const count = await predict('dropped', 'count=1');
+    expect(count.body.ran).to.equal(before + 2); // the first count request and the busy one; none of the aborted ones
+  });
+
   it('closes connections past max_connections at once, and takes new ones when others close', async () => {
     const { hostname, port } = new URL(server.inferenceUrl);
     const open = (): Promise<net.Socket> =>
