@@ -19,6 +19,7 @@ import { BARE_KOA, HANDWRITTEN, ROOT, startBaseline, startModelServer, type Runn
 import { profileImagePath } from './profile.ts';
 import { machine, markdown, targets, writeResults, type Results, type ServerPoint, type Noted } from './report.ts';
 import { memoryPerWorker, startupTime } from './server-costs.ts';
+import { overload } from './overload.ts';
 import { interleavedSweep } from './sweep.ts';
 
 const CONCURRENCY = [1, 8, 32, 64];
@@ -102,6 +103,9 @@ async function run(tmp: string): Promise<Results> {
     cnnZipStore: await startupTime(tmp, f.storedStore, 'cnn.mar', 3),
   };
 
+  say('overload: the MLP under far more connections than it can serve, bounds off, then on');
+  const overloadRows = await overload(tmp, f.store, jsonRequests(f, '/predictions/mlp'), n, SECONDS, say);
+
   const partial: Omit<Results, 'targets'> = {
     machine: machine(),
     settings: { secondsPerPoint: SECONDS, warmupSeconds: WARMUP, targetRounds: TARGET_ROUNDS, workers: n, served: SERVED, loadGenerator: 'autocannon, same machine, loopback' },
@@ -116,6 +120,7 @@ async function run(tmp: string): Promise<Results> {
     batchSizeSource: batchSource,
     memory,
     startup,
+    overload: overloadRows,
   };
   return { ...partial, targets: targets(partial) };
 }

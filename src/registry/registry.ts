@@ -1,7 +1,9 @@
 /** Models by name and version, with a default version each. Speaks neither HTTP nor ONNX. */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { modelNameProblem } from '../archive/manifest.ts';
 import { ServeError } from '../errors.ts';
+import { withoutServerPaths } from './public-error.ts';
 import type { CustomMetric } from '../pool/messages.ts';
 import type { RestartPolicy } from '../pool/model-pool.ts';
 import type { AutoscaleOptions } from './autoscaler.ts';
@@ -32,6 +34,8 @@ export interface RegistryOptions {
   onMetric?: (name: string, version: string, m: CustomMetric) => void;
   onWorkerProblem?: (name: string, version: string, message: string) => void;
   onQueueFull?: (name: string, version: string) => void;
+  /** Most workers (max_worker) one version may have, and all versions together (max_workers_per_model/_total). */
+  workerCaps?: { perModel: number; total: number };
   /** Called after every change worth a snapshot (models, versions, default, workers, batch settings). */
   onChange?: () => void;
 }
@@ -63,6 +67,8 @@ interface Entry {
 
 export class Registry {
   private readonly models = new Map<string, Entry>();
+  /** `name\0version` of registrations between reading their manifest and being added. */
+  private readonly reserved = new Set<string>();
 
   constructor(private readonly opts: RegistryOptions) {}
 
@@ -117,24 +123,58 @@ export class Registry {
     return versions[versions.length - 1];
   }
 
-  /** Registers every version the source yields (a Triton folder's version policy may pick several). */
+  /**
+   * Registers every version the source yields (a Triton folder's version policy may pick several). Names are
+   * checked first; an archive's name and version are reserved as soon as its manifest is read, before anything is
+   * extracted (into a folder of this registration's own), so that of concurrent registrations of one version
+   * exactly one goes on and the others get 409. Errors never carry the server's paths.
+   */
   async registerAll(req: RegisterRequest): Promise<ModelVersion[]> {
-    const source = await openSource(await this.locate(req.url), req.url);
-    const prepared = await source.prepare({
-      name: req.modelName,
-      version: req.version,
-      config: req.config,
-      strictConfig: this.opts.strictModelConfig,
-      scratch: (name) => this.opts.workDir.folderFor(name, 'new'),
-    });
+    if (req.modelName !== undefined) {
+      const problem = modelNameProblem(req.modelName);
+      if (problem) throw new ServeError('BadRequest', problem);
+    }
+    const mine: string[] = [];
+    let full: string | undefined;
+    try {
+      full = await this.locate(req.url);
+      const source = await openSource(full, req.url);
+      const prepared = await source.prepare({
+        name: req.modelName,
+        version: req.version,
+        config: req.config,
+        strictConfig: this.opts.strictModelConfig,
+        scratch: (name) => this.opts.workDir.folderFor(name, 'new'),
+        reserve: (name, version) => mine.push(this.reserve(name, version)),
+      });
+      return await this.adopt(prepared, source.kind, req, mine);
+    } catch (err) {
+      const paths: Array<[string, string]> = [[this.opts.workDir.root, 'the scratch folder']];
+      if (full) paths.push([full, req.url]);
+      if (this.opts.modelStore) paths.push([this.opts.modelStore, 'the model store']);
+      if (this.opts.modelRepository) paths.push([this.opts.modelRepository, 'the model repository']);
+      throw withoutServerPaths(err, req.url, paths);
+    } finally {
+      for (const key of mine) this.reserved.delete(key);
+    }
+  }
+
+  /** Checks and adds prepared versions (reserved by this registration: `mine`), then starts them. */
+  private async adopt(prepared: PreparedVersion[], kind: SourceKind, req: RegisterRequest, mine: string[]): Promise<ModelVersion[]> {
     const created: ModelVersion[] = [];
     try {
       for (const p of prepared) {
-        if (this.models.get(p.name)?.versions.has(p.version) || created.some((c) => c.name === p.name && c.version === p.version)) {
+        const problem = modelNameProblem(p.name);
+        if (problem) throw new ServeError('BadRequest', problem);
+        const key = `${p.name}\0${p.version}`;
+        const taken = this.models.get(p.name)?.versions.has(p.version) || (this.reserved.has(key) && !mine.includes(key));
+        if (taken || created.some((c) => c.name === p.name && c.version === p.version)) {
           throw new ServeError('Conflict', `Model version ${p.version} for model ${p.name} already exists`);
         }
+        const mv = this.create(p, kind, req);
+        this.checkWorkers(mv.name, mv.version, mv.settings.maxWorkers, created);
+        created.push(mv);
       }
-      for (const p of prepared) created.push(this.create(p, source.kind, req));
     } catch (err) {
       for (const p of prepared) if (p.ownsDir) await this.opts.workDir.remove(p.dir);
       throw err;
@@ -183,6 +223,36 @@ export class Registry {
       onWorkerProblem: this.opts.onWorkerProblem && ((msg) => this.opts.onWorkerProblem!(name, version, msg)),
       onQueueFull: this.opts.onQueueFull && (() => this.opts.onQueueFull!(name, version)),
     });
+  }
+
+  /** Claims a name and version for one registration, or throws 409 when it is registered or being registered. */
+  private reserve(name: string, version: string): string {
+    const key = `${name}\0${version}`;
+    if (this.models.get(name)?.versions.has(version) || this.reserved.has(key)) {
+      throw new ServeError('Conflict', `Model version ${version} for model ${name} already exists`);
+    }
+    this.reserved.add(key);
+    return key;
+  }
+
+  /**
+   * 400 when `maxWorkers` for this version passes the per-model cap, or all versions' together (registered,
+   * `pending` in this registration, less `self` when it is being rescaled) the total cap.
+   */
+  private checkWorkers(name: string, version: string, maxWorkers: number, pending: ModelVersion[], self?: ModelVersion): void {
+    const caps = this.opts.workerCaps;
+    if (!caps) return;
+    const label = `model "${name}" version ${version}`;
+    if (maxWorkers > caps.perModel) {
+      throw new ServeError('BadRequest', `${label}: ${maxWorkers} workers asked for; at most ${caps.perModel} per model are allowed (max_workers_per_model)`);
+    }
+    const others = [...this.all(), ...pending].reduce((n, mv) => (mv === self ? n : n + mv.settings.maxWorkers), 0);
+    if (others + maxWorkers > caps.total) {
+      throw new ServeError(
+        'BadRequest',
+        `${label}: ${maxWorkers} workers asked for, but other models already have up to ${others} and at most ${caps.total} are allowed in all (max_workers_total)`,
+      );
+    }
   }
 
   private settingsFor(name: string, version: string, own: Partial<ModelSettings>, req: RegisterRequest): ModelSettings {
@@ -243,6 +313,7 @@ export class Registry {
 
   /** Sets a version's worker bounds; with `wait`, resolves once the new workers are ready. */
   async scale(mv: ModelVersion, minWorkers: number, maxWorkers: number, wait: boolean): Promise<void> {
+    this.checkWorkers(mv.name, mv.version, maxWorkers, [], mv);
     const scaling = mv.scale(minWorkers, maxWorkers, wait);
     this.changed();
     await scaling;
