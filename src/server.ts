@@ -18,8 +18,9 @@ import type { RestartPolicy } from './pool/model-pool.ts';
 import type { AutoscaleOptions } from './registry/autoscaler.ts';
 import type { ModelSettings } from './registry/model-version.ts';
 import { Registry } from './registry/registry.ts';
+import { checkModelStore, listenError } from './startup-checks.ts';
 import { SnapshotWriter, type ModelSnapshot } from './registry/snapshot.ts';
-import { everyArchive, loadModels, restoreSnapshot } from './registry/startup.ts';
+import { everyArchive, loadModels, restoreSnapshot, type StartupFailure } from './registry/startup.ts';
 import { WorkDir } from './registry/workdir.ts';
 import { setUpSecurity } from './security/setup.ts';
 import { createListener, type TlsFiles } from './security/tls.ts';
@@ -29,6 +30,8 @@ export interface RunningServer {
   readonly managementUrl: string;
   readonly metricsUrl: string;
   readonly registry: Registry;
+  /** Models named at start (load_models, --models, the snapshot) that did not load, with the reason. */
+  readonly startupFailures: readonly StartupFailure[];
   /** Stops accepting requests, lets in-flight ones finish, unloads every model. */
   stop(): Promise<void>;
 }
@@ -65,11 +68,11 @@ function perModelSettings(config: ServerConfig, name: string, version: string): 
   return out;
 }
 
-async function listen(app: Koa, addr: Address, gate: DrainGate, tls?: TlsFiles): Promise<{ server: http.Server; url: string }> {
+async function listen(app: Koa, addr: Address, gate: DrainGate, tls?: TlsFiles, setting = 'the address'): Promise<{ server: http.Server; url: string }> {
   const server = createListener(gate.wrap(app.callback()), addr, tls);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err) => reject(listenError(err, setting, addr)));
     server.listen(addr.port, addr.host, () => {
       server.off('error', reject);
       resolve();
@@ -90,6 +93,7 @@ async function close(server: http.Server): Promise<void> {
 
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger();
+  await checkModelStore(config);
   // Refuses an open management API before anything is created; writes the key file when tokens are on.
   const security = await setUpSecurity(config, { log, now: opts.clock });
   const workDir = await WorkDir.create(opts.workDirParent).catch(async (err: unknown) => {
@@ -127,6 +131,14 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     ? new SnapshotWriter(opts.snapshotDir, registry, (err) => log.error({ error: err.message }, 'cannot write the snapshot'))
     : undefined;
   let starting = true;
+  let startupFailures: StartupFailure[] = [];
+  // strict_readiness: /ping stays Unhealthy while a model named at start is missing (until it is registered).
+  const unhealthyReason = (): string | undefined => {
+    if (!config.strictReadiness) return undefined;
+    const missing = startupFailures.filter((f) => !registry.has(f.model));
+    if (missing.length === 0) return undefined;
+    return missing.map((f) => `model "${f.model}" named at start failed to load: ${f.error}`).join('; ');
+  };
   const gate = new DrainGate();
   const servers: http.Server[] = [];
   try {
@@ -138,12 +150,14 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         maxRequestSize: config.maxRequestSize,
         maxResponseSize: config.maxResponseSize,
         modelApi: config.enableModelApi,
-        healthy: () => !starting && !gate.stopping && registry.healthy(),
+        healthy: () => !starting && !gate.stopping && registry.healthy() && unhealthyReason() === undefined,
+        unhealthyReason,
         ...security.inference,
       }),
       config.inferenceAddress,
       gate,
       security.tls,
+      'inference_address',
     );
     servers.push(inference.server);
     const resolveUrl = urlResolver((name) => registry.resolveInStore(name), {
@@ -155,17 +169,18 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       config.managementAddress,
       gate,
       security.tls,
+      'management_address',
     );
     servers.push(management.server);
-    const metricsListener = await listen(security.corsFirst(createMetricsApp({ metrics, log })), config.metricsAddress, gate, security.tls);
+    const metricsListener = await listen(security.corsFirst(createMetricsApp({ metrics, log })), config.metricsAddress, gate, security.tls, 'metrics_address');
     servers.push(metricsListener.server);
 
     if (opts.restore) {
-      await restoreSnapshot(registry, opts.restore, log);
+      startupFailures = await restoreSnapshot(registry, opts.restore, log);
     } else {
       const all = config.loadModels === 'all';
       const list = all ? (config.modelStore ? await everyArchive(config.modelStore) : []) : [...(config.loadModels ?? [])];
-      await loadModels(registry, list, log);
+      startupFailures = await loadModels(registry, list, log);
     }
     starting = false;
     snapshots?.changed();
@@ -177,6 +192,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       managementUrl: management.url,
       metricsUrl: metricsListener.url,
       registry,
+      startupFailures,
       stop: () =>
         (stopping ??= (async () => {
           // Readiness goes false and new requests get 503 while the ones in flight finish (bounded).

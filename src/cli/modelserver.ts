@@ -11,7 +11,8 @@ import { archiverVersion } from '../archive/manifest.ts';
 import { loadConfig } from '../config/config.ts';
 import { isServeError } from '../errors.ts';
 import { needsRelaunch, relaunch, serverEnv, watchLauncher } from './malloc.ts';
-import { defaultPidFile, isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.ts';
+import { defaultPidFile, describeServer, isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.ts';
+import { formatAddress, reportStartupFailures } from './start-report.ts';
 
 interface Options {
   start?: boolean;
@@ -23,7 +24,7 @@ interface Options {
   ncs?: boolean;
   configSnapshots: boolean;
   snapshotDir: string;
-  pidFile: string;
+  pidFile?: string;
   logFile?: string;
   startTimeout: string;
   disableTokenAuth?: boolean;
@@ -44,7 +45,7 @@ function program(): Command {
     .option('--ncs', 'no config snapshots: neither restore the last one nor write new ones')
     .option('--no-config-snapshots', 'the same as --ncs')
     .option('--snapshot-dir <dir>', 'where the model snapshot is kept', 'logs/config')
-    .option('--pid-file <file>', 'pid file used by --stop', defaultPidFile())
+    .option('--pid-file <file>', 'pid file used by --stop (default: one per configured addresses, in the temp folder; MS_PID_FILE)')
     .option('--log-file <file>', 'with --start: where the background server logs (default: logs/modelserver.log)')
     .option('--start-timeout <s>', 'with --start: seconds to wait for the server to answer', '60')
     .option('--dt, --disable-token-auth', 'turn token authorization off (TorchServe\'s flag; disable_token_authorization=true)')
@@ -60,16 +61,29 @@ function configFrom(opts: Options) {
   if (opts.disableTokenAuth) cli.disable_token_authorization = 'true';
   if (opts.enableModelApi) cli.enable_model_api = 'true';
   const configFile = opts.tsConfig ?? process.env.TS_CONFIG_FILE ?? (fs.existsSync('config.properties') ? 'config.properties' : undefined);
-  return loadConfig({ configFile, cli, env: process.env, warn: (m) => process.stderr.write(`warning: ${m}\n`) });
+  const config = loadConfig({
+    configFile,
+    cli,
+    env: process.env,
+    warn: (m) => process.stderr.write(`warning: ${m}\n`),
+    info: (m) => process.stderr.write(`note: ${m}\n`),
+  });
+  opts.pidFile ??= defaultPidFile([config.inferenceAddress, config.managementAddress, config.metricsAddress].map(formatAddress));
+  return config;
 }
+
+/** The pid file: set by --pid-file, or by configFrom() from the configured addresses. */
+const pidFileOf = (opts: Options): string => opts.pidFile!;
 
 async function foreground(opts: Options): Promise<number> {
   const config = configFrom(opts);
-  const running = readPidFile(opts.pidFile);
+  const pidFile = pidFileOf(opts);
+  const running = readPidFile(pidFile);
   if (running && running.pid !== process.pid && isAlive(running.pid)) {
-    throw new Error(`a modelserver is already running (pid ${running.pid}, pid file ${opts.pidFile}); stop it with --stop`);
+    throw new Error(`a modelserver with these addresses is already running (${describeServer(running)}; pid file ${pidFile}); stop it with --stop`);
   }
-  writePidFile(opts.pidFile, { pid: process.pid });
+  const self = { pid: process.pid, cwd: process.cwd(), ...(config.configFile && { configFile: config.configFile }) };
+  writePidFile(pidFile, self);
   // Loaded here, not at the top: `--start` and `--stop` only spawn or signal, and start faster without them.
   const [{ createLogger, flushLogs }, { readSnapshot }, { startServer }] = await Promise.all([
     import('../log.ts'),
@@ -80,7 +94,7 @@ async function foreground(opts: Options): Promise<number> {
   watchLauncher(() => {
     log.warn('the modelserver command that started this server has gone: stopping at once');
     flushLogs(log);
-    removePidFile(opts.pidFile);
+    removePidFile(pidFile);
     process.exit(1);
   });
   const snapshotDir = opts.ncs || !opts.configSnapshots ? undefined : path.resolve(opts.snapshotDir);
@@ -92,14 +106,15 @@ async function foreground(opts: Options): Promise<number> {
     server = await startServer(config, { log, snapshotDir, restore });
   } catch (err) {
     flushLogs(log);
-    removePidFile(opts.pidFile);
+    removePidFile(pidFile);
     throw err;
   }
-  writePidFile(opts.pidFile, {
-    pid: process.pid,
+  writePidFile(pidFile, {
+    ...self,
     inference: server.inferenceUrl,
     management: server.managementUrl,
     metrics: server.metricsUrl,
+    ...(server.startupFailures.length > 0 && { failed: [...server.startupFailures] }),
   });
   await new Promise<void>((resolve) => {
     let signals = 0;
@@ -111,7 +126,7 @@ async function foreground(opts: Options): Promise<number> {
       }
       log.warn({ signal: sig }, 'stopping at once');
       flushLogs(log);
-      removePidFile(opts.pidFile);
+      removePidFile(pidFile);
       process.exit(1);
     };
     process.on('SIGTERM', onSignal);
@@ -119,30 +134,32 @@ async function foreground(opts: Options): Promise<number> {
   });
   await server.stop();
   flushLogs(log);
-  removePidFile(opts.pidFile);
+  removePidFile(pidFile);
   return 0;
 }
 
 /** Starts a detached foreground server and waits until it answers /ping, or reports why it could not. */
 async function background(opts: Options, argv: string[]): Promise<number> {
-  configFrom(opts); // refuse a bad config here, with its message, before anything starts
-  const running = readPidFile(opts.pidFile);
+  const config = configFrom(opts); // refuse a bad config here, with its message, before anything starts
+  const pidFile = pidFileOf(opts);
+  const running = readPidFile(pidFile);
   if (running && isAlive(running.pid)) {
-    process.stderr.write(`error: a modelserver is already running (pid ${running.pid}); stop it with --stop\n`);
+    process.stderr.write(`error: a modelserver with these addresses is already running (${describeServer(running)}); stop it with --stop\n`);
     return 1;
   }
   const logFile = path.resolve(opts.logFile ?? path.join('logs', 'modelserver.log'));
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const out = fs.openSync(logFile, 'a');
+  const logStart = fs.fstatSync(out).size; // a failed start shows this run's lines only
   const script = fileURLToPath(import.meta.url);
-  const args = [...process.execArgv, script, ...argv.filter((a) => a !== '--start'), '--foreground', '--pid-file', opts.pidFile];
+  const args = [...process.execArgv, script, ...argv.filter((a) => a !== '--start'), '--foreground', '--pid-file', pidFile];
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out], env: serverEnv(process.env) });
   fs.closeSync(out);
   let exited: number | null = null;
   child.on('exit', (code) => (exited = code ?? 1));
   const deadline = Date.now() + Number(opts.startTimeout) * 1000;
   while (Date.now() < deadline) {
-    const found = readPidFile(opts.pidFile);
+    const found = readPidFile(pidFile);
     const info = found && found.pid === child.pid && found.inference ? found : undefined;
     if (info) {
       // The server writes its addresses once it has started; /ping is asked for the message only (an https
@@ -150,11 +167,14 @@ async function background(opts: Options, argv: string[]): Promise<number> {
       const res = await fetch(`${info.inference}/ping`).catch(() => undefined);
       const ping = res ? `; /ping: ${(await res.text()).trim()}` : '';
       child.unref();
+      if (info.failed?.length) {
+        return await reportStartupFailures(info.failed, config.strictReadiness, { pid: child.pid!, logFile, exited: () => exited !== null, started: info });
+      }
       process.stdout.write(`modelserver started (pid ${child.pid}): inference ${info.inference}, management ${info.management}, metrics ${info.metrics}${ping}\n`);
       return 0;
     }
     if (exited !== null) {
-      const tail = fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n');
+      const tail = readFrom(logFile, logStart).trim().split('\n').slice(-5).join('\n');
       process.stderr.write(`error: the server exited with code ${exited} before answering:\n${tail}\n`);
       return 1;
     }
@@ -165,17 +185,32 @@ async function background(opts: Options, argv: string[]): Promise<number> {
   return 1;
 }
 
+/** The text of a file from a byte offset on. */
+function readFrom(file: string, offset: number): string {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const buf = Buffer.alloc(Math.max(0, size - offset));
+    fs.readSync(fd, buf, 0, buf.length, offset);
+    return buf.toString('utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 async function stop(opts: Options): Promise<number> {
-  const info = readPidFile(opts.pidFile);
+  if (opts.pidFile === undefined) configFrom(opts); // the pid file of the configured addresses
+  const pidFile = pidFileOf(opts);
+  const info = readPidFile(pidFile);
   if (!info || !isAlive(info.pid)) {
-    fs.rmSync(opts.pidFile, { force: true });
-    process.stdout.write('modelserver is not running\n');
+    fs.rmSync(pidFile, { force: true });
+    process.stdout.write(`modelserver is not running (no server in ${pidFile})\n`);
     return 0;
   }
   process.kill(info.pid, 'SIGTERM');
   while (isAlive(info.pid)) await sleep(20);
-  fs.rmSync(opts.pidFile, { force: true });
-  process.stdout.write(`modelserver stopped (pid ${info.pid})\n`);
+  fs.rmSync(pidFile, { force: true });
+  process.stdout.write(`modelserver stopped (${describeServer(info)})\n`);
   return 0;
 }
 

@@ -73,6 +73,13 @@ export interface ServerConfig {
   readonly corsAllowedHeaders?: string;
   readonly privateKeyFile?: string; // absolute; both or neither
   readonly certificateFile?: string;
+  /**
+   * Ours (Triton's --strict-readiness): while a model named at start failed to load, /ping is Unhealthy and
+   * `--start` stops the server it started. false: TorchServe's leniency (serve what loaded). Default true.
+   */
+  readonly strictReadiness: boolean;
+  /** Where each key that was set came from (`command line`, `environment variable MS_X`, the file's name). */
+  readonly sources: Readonly<Record<string, string>>;
   /** The effective text of every known key that was set (file, env, CLI merged; after `$$ENV$$`). */
   readonly properties: Readonly<Record<string, string>>;
 }
@@ -167,9 +174,16 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
     key === 'allowed_urls' && !useEnvAllowedUrls ? (cli[key] ?? file[key]) : candidate(key);
 
   const properties: Record<string, string> = {};
+  const sources: Record<string, string> = {};
   for (const key of Object.keys(KEYS)) {
     const c = effective(key);
-    if (c) properties[key] = c.value;
+    if (c) {
+      properties[key] = c.value;
+      sources[key] = c.source;
+    }
+  }
+  if (properties.workflow_store !== undefined) {
+    info(`${sources.workflow_store}: workflow_store is read, but modelserver serves no workflows (no /workflows API)`);
   }
 
   function get<T>(key: UsedKey, parser: Parser<T>): T | undefined;
@@ -229,6 +243,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
     corsAllowedHeaders: get('cors_allowed_headers', text),
     privateKeyFile: pathOf('private_key_file'),
     certificateFile: pathOf('certificate_file'),
+    strictReadiness: get('strict_readiness', bool, true),
+    sources,
     properties,
   };
   checkTls(config, (key) => effective(key)?.source);

@@ -27,6 +27,7 @@ const USED = [
   'token_expiration_min', 'decode_input_request', 'limit_max_image_pixels', 'models', 'number_of_gpu',
   'cors_allowed_origin', 'cors_allowed_methods', 'cors_allowed_headers', 'private_key_file', 'certificate_file',
   'key_file', 'allow_unauthenticated_management', 'worker_max_heap_mb',
+  'strict_readiness',
 ] as const;
 
 const SILENT = [

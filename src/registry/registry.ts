@@ -168,6 +168,11 @@ export class Registry {
     return mv;
   }
 
+  /** True when a model of this name is registered (in any state). */
+  has(name: string): boolean {
+    return this.models.has(name);
+  }
+
   versionsOf(name: string): ModelVersion[] {
     const entry = this.models.get(name);
     if (!entry) throw new ServeError('ModelNotFound', `Model not found: ${name}`);

@@ -119,7 +119,7 @@ function replacer(_key: string, value: unknown): unknown {
  * `name`, `component: "handler"`, the model, version and worker, then the handler's fields and `msg`),
  * filtered by `MS_LOG_LEVEL` like the server's.
  */
-function makeLogger(bindings: Record<string, unknown>): HandlerLogger {
+export function makeLogger(bindings: Record<string, unknown>): HandlerLogger {
   const threshold = LEVELS[(process.env.MS_LOG_LEVEL ?? 'info').toLowerCase()] ?? LEVELS.info;
   const write = (level: number) => (msg: string, extra?: Record<string, unknown>) => {
     if (level < threshold) return;

@@ -1,6 +1,7 @@
 /** Creating onnxruntime sessions inside a worker, always with an explicit thread budget. */
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { notOnnxMessage, sniffModelFormat } from '../archive/model-format.ts';
 import { ServeError } from '../errors.ts';
 import type { SessionOptions } from '../handler/contract.ts';
 
@@ -38,6 +39,8 @@ export async function createSession(
   options: SessionOptions = {},
 ): Promise<ort.InferenceSession> {
   const full = fileInModelDir(modelDir, file);
+  const notOnnx = notOnnxMessage(await sniffModelFormat(full).catch(() => 'unknown' as const), file);
+  if (notOnnx) throw new ServeError('InvalidArchive', notOnnx);
   return ort.InferenceSession.create(full, {
     intraOpNumThreads: options.intraOpNumThreads ?? budget.intraOpThreads,
     interOpNumThreads: 1,
