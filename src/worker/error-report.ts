@@ -14,19 +14,16 @@ export interface ErrorLogger {
 
 const FRAME = /\(?((?:file:\/\/)?\/[^\s():]+):(\d+):(\d+)\)?/;
 
-/** `handler.js:12:7` for the first stack frame inside `modelDir` (else the first frame outside Node). */
+/** `handler.js:12:7` for the first stack frame inside `modelDir` (the archive's handler files). */
 function frameOf(stack: string, modelDir: string): string | undefined {
-  const frames = stack.split('\n').slice(1);
-  let fallback: string | undefined;
-  for (const line of frames) {
+  for (const line of stack.split('\n').slice(1)) {
     const m = FRAME.exec(line);
-    if (!m) continue;
+    if (!m || line.includes('node:')) continue;
     const file = m[1].startsWith('file://') ? fileURLToPath(m[1]) : m[1];
     const rel = path.relative(modelDir, file);
     if (!rel.startsWith('..') && !path.isAbsolute(rel)) return `${rel}:${m[2]}:${m[3]}`;
-    if (!file.includes('/node_modules/') && !file.startsWith('node:')) fallback ??= `${file}:${m[2]}:${m[3]}`;
   }
-  return fallback;
+  return undefined;
 }
 
 /**

@@ -1,7 +1,7 @@
 /** Creating onnxruntime sessions inside a worker, always with an explicit thread budget. */
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { notOnnxMessage, sniffModelFormat } from '../archive/model-format.ts';
+import { notOnnxMessage, ONNX_EXPORT_HINT, sniffModelFormat } from '../archive/model-format.ts';
 import { ServeError } from '../errors.ts';
 import type { SessionOptions } from '../handler/contract.ts';
 
@@ -41,12 +41,18 @@ export async function createSession(
   const full = fileInModelDir(modelDir, file);
   const notOnnx = notOnnxMessage(await sniffModelFormat(full).catch(() => 'unknown' as const), file);
   if (notOnnx) throw new ServeError('InvalidArchive', notOnnx);
-  return ort.InferenceSession.create(full, {
-    intraOpNumThreads: options.intraOpNumThreads ?? budget.intraOpThreads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
-    enableCpuMemArena: options.enableCpuMemArena ?? budget.cpuMemArena ?? false,
-    executionProviders: options.executionProviders ?? executionProvidersFor(budget.device),
-  });
+  try {
+    return await ort.InferenceSession.create(full, {
+      intraOpNumThreads: options.intraOpNumThreads ?? budget.intraOpThreads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+      enableCpuMemArena: options.enableCpuMemArena ?? budget.cpuMemArena ?? false,
+      executionProviders: options.executionProviders ?? executionProvidersFor(budget.device),
+    });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (!/Protobuf parsing failed/i.test(message)) throw err;
+    throw new ServeError('InvalidArchive', `${file} is not an ONNX model (onnxruntime: Protobuf parsing failed); ${ONNX_EXPORT_HINT}`);
+  }
 }
