@@ -85,12 +85,12 @@ function wireError(err: unknown): WireError {
   const file = handlerFile();
   const syntax = err instanceof Error && err.name === 'SyntaxError' && file ? syntaxErrorAt(file) : undefined;
   const at = syntax?.at ?? locate(err, init.modelDir);
+  if (err instanceof ServeError) return err.toWire(); // our own finding (not ONNX, no such handler): no stack
   const log = makeLogger({ model: init.modelName, version: init.modelVersion, worker: workerId });
   new ErrorReporter(log, init.modelDir).report(err, `model "${init.modelName}" failed to load`, {
     ...(at && { at }),
     ...(syntax && { source: syntax.excerpt }),
   });
-  if (err instanceof ServeError) return err.toWire();
   const message = err instanceof Error ? err.message : String(err);
   const where = at ? ` (at ${at})` : '';
   return new ServeError('HandlerError', `model "${init.modelName}" failed to load: ${message}${where}`).toWire();
