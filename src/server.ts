@@ -115,6 +115,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     },
     threadsFor: (workers) => intraOpThreadsFor(workers, config.cpuCount, config.intraOpThreads),
     unregisterTimeoutMs: config.unregisterModelTimeout * 1000,
+    startupTimeout: config.defaultStartupTimeout,
     perModel: (name, version) => perModelSettings(config, name, version),
     autoscale: opts.autoscale,
     restart: opts.restart,

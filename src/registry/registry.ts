@@ -27,6 +27,8 @@ export interface RegistryOptions {
   onMetric?: (name: string, version: string, m: CustomMetric) => void;
   onWorkerProblem?: (name: string, version: string, message: string) => void;
   onQueueFull?: (name: string, version: string) => void;
+  /** Seconds a synchronous registration waits for its workers (default_startup_timeout); unset: no limit. */
+  startupTimeout?: number;
   /** Called after every change worth a snapshot (models, versions, default, workers, batch settings). */
   onChange?: () => void;
 }
@@ -45,6 +47,8 @@ export interface RegisterRequest {
   synchronous?: boolean;
   /** Make this version the default (otherwise the first version registered stays the default). */
   makeDefault?: boolean;
+  /** TorchServe's startup_timeout (seconds): workers not ready by then fail a synchronous registration (500). */
+  startupTimeout?: number;
 }
 
 interface Entry {
@@ -119,7 +123,7 @@ export class Registry {
       return mv;
     }
     try {
-      await started;
+      await withStartupTimeout(started, req.startupTimeout ?? this.opts.startupTimeout, mv);
     } catch (err) {
       await this.remove(mv);
       throw err;
@@ -250,4 +254,16 @@ export class Registry {
       this.opts.onChange = onChange;
     }
   }
+}
+
+/** Rejects with a 500 naming startup_timeout when the workers are not ready in time (TorchServe's behaviour). */
+function withStartupTimeout(started: Promise<void>, seconds: number | undefined, mv: ModelVersion): Promise<void> {
+  if (seconds === undefined || seconds <= 0) return started;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new ServeError('InternalServerError', `model "${mv.name}" version ${mv.version}: the workers did not load within ${seconds} s (startup_timeout); raise startup_timeout or default_startup_timeout`));
+    }, seconds * 1000);
+  });
+  return Promise.race([started, timeout]).finally(() => clearTimeout(timer));
 }
