@@ -77,6 +77,8 @@ const pidFileOf = (opts: Options): string => opts.pidFile!;
 
 async function foreground(opts: Options): Promise<number> {
   const config = configFrom(opts);
+  // Readable lines in a terminal, JSON otherwise (a log file, a collector); MS_LOG_FORMAT decides when set.
+  const format = (await import('../log.ts')).logFormat(process.env, process.stderr.isTTY === true);
   const pidFile = pidFileOf(opts);
   const running = readPidFile(pidFile);
   if (running && running.pid !== process.pid && isAlive(running.pid)) {
@@ -90,7 +92,8 @@ async function foreground(opts: Options): Promise<number> {
     import('../registry/snapshot.ts'),
     import('../server.ts'),
   ]);
-  const log = createLogger();
+  process.env.MS_LOG_FORMAT = format; // worker threads format handler lines the same way
+  const log = createLogger(undefined, 2, format);
   watchLauncher(() => {
     log.warn('the modelserver command that started this server has gone: stopping at once');
     flushLogs(log);
@@ -131,6 +134,7 @@ async function foreground(opts: Options): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    process.on('SIGHUP', onSignal); // the terminal of --foreground closed
   });
   await server.stop();
   flushLogs(log);
