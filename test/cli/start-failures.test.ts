@@ -97,6 +97,13 @@ describe('modelserver --start when a model named at start does not load', functi
     expect(ping.status).to.equal(200);
   });
 
+  it('TorchServe keys for what is not served (grpc_*, workflow_store) are named at start with a note', async () => {
+    const res = await start(['--model-store', 'model_store', '--models', 'colors.mar'], `${PORTS0}grpc_inference_port=7070\nworkflow_store=model_store\n`);
+    expect(res.code).to.equal(0);
+    expect(res.stderr).to.match(/^note: .*grpc_inference_port.*does not use/m);
+    expect(res.stderr).to.match(/^note: .*workflow_store.*serves no workflows/m);
+  });
+
   it('a port in use names inference_address and the port; the log tail shows this run only', async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
