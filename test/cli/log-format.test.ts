@@ -14,9 +14,10 @@ const modelserver = path.join(ROOT, 'bin', 'modelserver.js');
 const PORTS0 = 'inference_address=http://127.0.0.1:0\nmanagement_address=http://127.0.0.1:0\nmetrics_address=http://127.0.0.1:0\n';
 
 /** Runs `--foreground` until it has logged "modelserver started", then stops it with SIGTERM; returns its output. */
-function foreground(dir: string, env: NodeJS.ProcessEnv, wrap?: (argv: string[]) => [string, string[]]): Promise<{ code: number | null; out: string }> {
+function foreground(dir: string, given: NodeJS.ProcessEnv, wrap?: (argv: string[]) => [string, string[]]): Promise<{ code: number | null; out: string }> {
   const argv = [modelserver, '--foreground', '--ts-config', 'c.properties', '--model-store', 'model_store', '--pid-file', path.join(dir, 'ms.pid'), '--ncs'];
   const [cmd, args] = wrap ? wrap([process.execPath, ...argv]) : [process.execPath, argv];
+  const env = { ...given, MS_LOG_LEVEL: 'info' }; // other test files lower it; the test waits for an info line
   return new Promise((resolve) => {
     let out = '';
     const child = execFile(cmd, args, { cwd: dir, env }, () => undefined);
@@ -48,7 +49,21 @@ describe('--foreground logs: readable in a terminal, JSON elsewhere', function (
     await fs.mkdir(path.join(dir, 'model_store'));
     await fs.writeFile(path.join(dir, 'c.properties'), PORTS0);
   });
-  after(() => fs.rm(dir, { recursive: true, force: true }));
+  after(async () => {
+    // A server a failed test left running: stop it through its pid file, then remove the folder.
+    const info = await fs.readFile(path.join(dir, 'ms.pid'), 'utf8').then((t) => JSON.parse(t) as { pid: number }, () => undefined);
+    if (info) {
+      try {
+        process.kill(info.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      for (let i = 0; i < 200 && (await fs.access(path.join(dir, 'ms.pid')).then(() => true, () => false)); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    await fs.rm(dir, { recursive: true, force: true });
+  });
 
   it('piped output is JSON, one object a line', async () => {
     const env = { ...process.env };
