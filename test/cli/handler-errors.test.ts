@@ -84,6 +84,10 @@ describe('handler bugs in the log: file, line, stack, once per distinct error', 
     expect(bug[0].at).to.match(/^throws\.js:7:\d+$/);
     expect(bug[0].stack).to.contain('TypeError: cannot read properties of undefined').and.contain('throws.js:7');
 
+    const access = all.filter((l) => l.component === 'access' && l.msg.startsWith('POST /predictions/throws'));
+    expect(access, 'an access line per request').to.have.length(10);
+    expect(access.every((l) => l.level === 50), 'a 500 is logged at error level').to.equal(true);
+
     const init = all.filter((l) => l.msg.includes('weights are corrupt'));
     expect(init[0].level).to.equal(50);
     expect(init[0].stack).to.contain('initialize').and.contain('init-fails.js:2');
