@@ -12,6 +12,7 @@ import path from 'node:path';
 import sharp, { type SharpOptions } from 'sharp';
 import type { Handler, HandlerContext, RequestInput } from '../src/handler/contract.ts';
 import { headerSize, type Size } from './image/header.ts';
+import { formEncodedImage, noImage } from './image/no-image.ts';
 
 const MEAN = [0.485, 0.456, 0.406] as const;
 const STD = [0.229, 0.224, 0.225] as const;
@@ -71,26 +72,15 @@ export function geometry(srcWidth: number, srcHeight: number, height: number, wi
 
 /** Pulls the image bytes out of a request: bytes, a base64 string, or a JSON object with a base64 string field. */
 export function imageBytes(req: RequestInput): Uint8Array {
-  const sent = String(req.headers?.['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   // An image posted with curl --data-binary arrives as form fields named after its bytes: say so.
-  if (sent === 'application/x-www-form-urlencoded' && !('data' in (req.fields ?? {}))) throw new Error(noImage(req, sent));
+  const encoded = formEncodedImage(req);
+  if (encoded) throw new Error(encoded);
   const value = pick(req.data) ?? pick(req.body);
-  if (value === undefined) throw new Error(noImage(req, sent));
+  if (value === undefined) throw new Error(noImage(req));
   if (typeof value !== 'string') return value;
   const b64 = value.replace(/^data:[^,]*;base64,/, '').trim();
   if (b64 === '') throw new Error('the image string is empty');
   return Buffer.from(b64, 'base64');
-}
-
-/** Says what arrived instead of an image, and the exact way to send one. */
-function noImage(req: RequestInput, type: string): string {
-  const how = "send it with -H 'Content-Type: image/jpeg' (or image/png), with curl -T x.jpg, or as a form field: -F data=@x.jpg";
-  if (type === 'application/x-www-form-urlencoded') {
-    return `no image in the request: the body arrived as ${type} form fields (what curl --data-binary sends unless told otherwise); ${how}`;
-  }
-  const fields = Object.keys(req.fields ?? {});
-  const got = type === '' ? 'an empty body' : `${type}${fields.length ? ` with fields ${fields.slice(0, 5).join(', ')} but none named "data"` : ''}`;
-  return `no image in the request (got ${got}); ${how}`;
 }
 
 function pick(value: unknown): Uint8Array | string | undefined {
