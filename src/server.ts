@@ -184,7 +184,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       startupFailures = await loadModels(registry, list, log);
     }
     starting = false;
-    snapshots?.changed();
+    // A restore that lost models leaves the snapshot as it was (until a real change): a failed start must not
+    // quietly drop them from the next one.
+    if (!(opts.restore && startupFailures.length > 0)) snapshots?.changed();
     log.info({ inference: inference.url, management: management.url, metrics: metricsListener.url }, 'modelserver started');
 
     let stopping: Promise<void> | undefined;

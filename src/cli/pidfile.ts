@@ -14,7 +14,7 @@ export interface PidInfo {
   cwd?: string;
   configFile?: string;
   /** Models named at start that did not load (written with the addresses). */
-  failed?: { model: string; url: string; error: string }[];
+  failed?: { model: string; url: string; error: string; fromSnapshot?: boolean }[];
 }
 
 /**

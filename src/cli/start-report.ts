@@ -23,6 +23,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function reportStartupFailures(failed: NonNullable<PidInfo['failed']>, strict: boolean, s: Started): Promise<number> {
   const lines = failed.map((f) => `  ${f.model} (${f.url}): ${f.error}`);
   process.stderr.write(`error: ${failed.length === 1 ? 'a model' : `${failed.length} models`} named at start did not load:\n${lines.join('\n')}\n`);
+  if (failed.some((f) => f.fromSnapshot)) {
+    process.stderr.write(
+      'those came from the last snapshot (the models registered before): put the archive back, or choose the models ' +
+        'with --models (and --ncs to keep the snapshot as it is)\n',
+    );
+  }
   if (strict) {
     process.kill(s.pid, 'SIGTERM');
     while (!s.exited()) await sleep(20);

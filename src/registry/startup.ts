@@ -16,6 +16,8 @@ export interface StartupFailure {
   model: string;
   url: string;
   error: string;
+  /** Named by the restored snapshot (rather than load_models / --models). */
+  fromSnapshot?: boolean;
 }
 
 /** The name a start-up entry would be served under when its archive cannot tell (it did not load). */
@@ -94,7 +96,7 @@ export async function restoreSnapshot(registry: Registry, snap: ModelSnapshot, l
             log.info({ model: mv.name, version: mv.version, workers: mv.readyWorkers }, 'model restored from snapshot');
           })
           .catch((err: Error) => {
-            failures.push({ model: name, url: v.marName, error: err.message });
+            failures.push({ model: name, url: v.marName, error: err.message, fromSnapshot: true });
             log.error({ model: name, version, url: v.marName, error: err.message }, 'model in the snapshot failed to load');
           }),
       );

@@ -31,9 +31,9 @@ describe('modelserver --start when a model named at start does not load', functi
   let dir: string;
   let store: string;
   const pidFile = () => path.join(dir, 'ms.pid');
-  const start = (args: string[], config = PORTS0): Promise<Outcome> =>
+  const start = (args: string[], config = PORTS0, snapshots = ['--ncs']): Promise<Outcome> =>
     fs.writeFile(path.join(dir, 'config.properties'), config).then(() =>
-      run(process.execPath, [modelserver, '--start', '--ts-config', 'config.properties', '--pid-file', pidFile(), '--ncs', ...args], { cwd: dir }).then(
+      run(process.execPath, [modelserver, '--start', '--ts-config', 'config.properties', '--pid-file', pidFile(), ...snapshots, ...args], { cwd: dir }).then(
         (r) => ({ code: 0, ...r }),
         (e: Outcome) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
       ),
@@ -95,6 +95,22 @@ describe('modelserver --start when a model named at start does not load', functi
     const info = JSON.parse(await fs.readFile(pidFile(), 'utf8')) as { inference: string };
     const ping = await fetch(`${info.inference}/ping`);
     expect(ping.status).to.equal(200);
+  });
+
+  it('a model of the last snapshot whose archive is gone: named, with where it came from and what to do', async () => {
+    await fs.copyFile(path.join(store, 'colors.mar'), path.join(store, 'gone.mar'));
+    const snapshot = ['--snapshot-dir', path.join(dir, 'snap')];
+    const first = await start(['--model-store', 'model_store', '--models', 'gone=gone.mar'], PORTS0, snapshot);
+    expect(first.code, first.stderr).to.equal(0);
+    await stop();
+    await fs.rm(path.join(store, 'gone.mar'));
+    const res = await start(['--model-store', 'model_store'], PORTS0, snapshot);
+    expect(res.code).to.equal(1);
+    expect(res.stderr).to.contain('gone (gone.mar): model archive "gone.mar" not found').and.contain('came from the last snapshot');
+
+    const again = await start(['--model-store', 'model_store'], PORTS0, snapshot);
+    expect(again.code, 'the failed start left the snapshot naming the model').to.equal(1);
+    expect(again.stderr).to.contain('gone (gone.mar)');
   });
 
   it('TorchServe keys for what is not served (grpc_*, workflow_store) are named at start with a note', async () => {
