@@ -20,7 +20,7 @@ import type { ModelSettings } from './registry/model-version.ts';
 import { Registry } from './registry/registry.ts';
 import { checkModelStore, listenError } from './startup-checks.ts';
 import { SnapshotWriter, type ModelSnapshot } from './registry/snapshot.ts';
-import { everyArchive, loadModels, restoreSnapshot, type StartupFailure } from './registry/startup.ts';
+import { everyArchive, loadModels, repositoryStartup, restoreSnapshot, type StartupFailure } from './registry/startup.ts';
 import { WorkDir } from './registry/workdir.ts';
 import { setUpSecurity } from './security/setup.ts';
 import { createListener, type TlsFiles } from './security/tls.ts';
@@ -103,6 +103,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const metrics = new ServerMetrics({ warn: (msg, extra) => log.warn(extra, msg) });
   const registry = new Registry({
     modelStore: config.modelStore,
+    modelRepository: config.modelRepository,
+    strictModelConfig: config.strictModelConfig,
+    modelControlMode: config.modelControlMode,
     workDir,
     defaults: {
       minWorkers: config.defaultWorkersPerModel,
@@ -182,6 +185,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       const all = config.loadModels === 'all';
       const list = all ? (config.modelStore ? await everyArchive(config.modelStore) : []) : [...(config.loadModels ?? [])];
       startupFailures = await loadModels(registry, list, log);
+    }
+    if (config.modelRepository) {
+      const repo = await repositoryStartup(registry, config.modelRepository, config.modelControlMode, config.loadModel);
+      startupFailures.push(...(await loadModels(registry, repo, log)));
     }
     starting = false;
     // A restore that lost models leaves the snapshot as it was (until a real change): a failed start must not

@@ -2,7 +2,8 @@
  * The per model-version dynamic batcher. Work-conserving: whenever a worker slot is free it takes what is
  * queued now (up to batchSize, all of one shape key); requests never wait for a fuller batch while a worker
  * is idle beyond the end of the current event-loop turn, so max_batch_delay is only ever an upper bound.
- * Results and errors fan out by index.
+ * Results and errors fan out by index. A request may carry a deadline (it leaves the queue unrun once it passes,
+ * answered with the caller's error) and an abort signal (its client went away: it leaves the queue unrun).
  */
 import { performance } from 'node:perf_hooks';
 import { ServeError } from '../errors.ts';
@@ -29,6 +30,18 @@ export interface JobOutcome {
   timings: BatchTimings;
 }
 
+/** Per-request limits on waiting in the queue; neither touches a request once a worker has it. */
+export interface SubmitOptions {
+  /** performance.now() in ms: still queued then, the request leaves the queue unrun and fails with `expired()`. */
+  deadline?: number;
+  /** The error for a passed deadline (default: a 503 that says how long the request waited). */
+  expired?: (waitedMs: number) => Error;
+  /** Aborted while queued (the client disconnected): the request leaves the queue unrun and fails with the reason. */
+  signal?: AbortSignal;
+  /** At the deadline the request moves behind every other queued request instead of failing (Triton's DELAY). */
+  delay?: boolean;
+}
+
 interface Job {
   request: WireRequest;
   transfer: ArrayBuffer[];
@@ -36,6 +49,8 @@ interface Job {
   enqueuedAt: number;
   resolve: (o: JobOutcome) => void;
   reject: (e: Error) => void;
+  /** Set while the job has a deadline timer or an abort listener; called once it leaves the queue. */
+  release?: () => void;
 }
 
 export class Batcher {
@@ -60,7 +75,8 @@ export class Batcher {
   }
 
   /** Queues one request; `key` groups requests that may share a batch (e.g. a tensor shape). */
-  submit(request: WireRequest, transfer: ArrayBuffer[], key = ''): Promise<JobOutcome> {
+  submit(request: WireRequest, transfer: ArrayBuffer[], key = '', options: SubmitOptions = {}): Promise<JobOutcome> {
+    if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
     if (this.queue.length >= this.opts.queueSize) {
       this.opts.onQueueFull?.();
       return Promise.reject(
@@ -68,9 +84,47 @@ export class Batcher {
       );
     }
     return new Promise<JobOutcome>((resolve, reject) => {
-      this.queue.push({ request, transfer, key, enqueuedAt: performance.now(), resolve, reject });
+      const job: Job = { request, transfer, key, enqueuedAt: performance.now(), resolve, reject };
+      if (options.deadline !== undefined || options.signal) this.watch(job, options);
+      this.queue.push(job);
       this.schedulePump();
     });
+  }
+
+  /** Arms the job's deadline timer and abort listener; either removes it from the queue if it is still there. */
+  private watch(job: Job, options: SubmitOptions): void {
+    const { deadline, signal } = options;
+    let timer: NodeJS.Timeout | undefined;
+    const leave = (err: Error) => {
+      const i = this.queue.indexOf(job);
+      if (i < 0) return; // already dispatched: it runs to its end
+      this.queue.splice(i, 1);
+      job.release?.();
+      job.reject(err);
+      this.notifyIdle();
+    };
+    const onAbort = () => leave(abortReason(signal!));
+    if (deadline !== undefined) {
+      const expire = () => {
+        if (options.delay) {
+          const i = this.queue.indexOf(job);
+          if (i >= 0 && i < this.queue.length - 1) this.queue.push(...this.queue.splice(i, 1));
+          return;
+        }
+        const waited = performance.now() - job.enqueuedAt;
+        leave(
+          options.expired?.(waited) ??
+            new ServeError('ServiceUnavailable', `${this.opts.label}: the request waited ${Math.round(waited)} ms in the queue, past its queue timeout`),
+        );
+      };
+      timer = setTimeout(expire, Math.max(0, deadline - performance.now()));
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+    job.release = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      job.release = undefined;
+    };
   }
 
   /**
@@ -98,7 +152,10 @@ export class Batcher {
   failQueued(err: Error): void {
     const q = this.queue;
     this.queue = [];
-    for (const j of q) j.reject(err);
+    for (const j of q) {
+      j.release?.();
+      j.reject(err);
+    }
     this.notifyIdle();
   }
 
@@ -114,8 +171,10 @@ export class Batcher {
     const batch: Job[] = [];
     const rest: Job[] = [];
     for (const job of this.queue) {
-      if (batch.length < this.opts.batchSize && job.key === key) batch.push(job);
-      else rest.push(job);
+      if (batch.length < this.opts.batchSize && job.key === key) {
+        job.release?.();
+        batch.push(job);
+      } else rest.push(job);
     }
     this.queue = rest;
     return batch;
@@ -166,4 +225,10 @@ export class Batcher {
     this.idleWaiters = [];
     for (const f of w) f();
   }
+}
+
+/** The error an aborted request fails with: the signal's reason when it is a ServeError (nobody may be listening). */
+function abortReason(signal: AbortSignal): Error {
+  const r: unknown = signal.reason;
+  return r instanceof ServeError ? r : new ServeError('ServiceUnavailable', 'the request was cancelled before it ran');
 }

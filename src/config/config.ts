@@ -73,6 +73,16 @@ export interface ServerConfig {
   readonly corsAllowedHeaders?: string;
   readonly privateKeyFile?: string; // absolute; both or neither
   readonly certificateFile?: string;
+  /** Triton's --model-repository (absolute): repository model folders, looked up before the model store. */
+  readonly modelRepository?: string;
+  /** Triton's --model-control-mode: none (load all at start), poll (also reload changes), explicit (only --load-model and the API). */
+  readonly modelControlMode: 'none' | 'poll' | 'explicit';
+  /** Triton's --strict-model-config (default false: configs are completed from the model). */
+  readonly strictModelConfig: boolean;
+  /** Triton's --repository-poll-secs (default 15) in poll mode. */
+  readonly repositoryPollSecs: number;
+  /** Triton's --load-model names (explicit mode; `*` loads everything). */
+  readonly loadModel: readonly string[];
   /**
    * Ours (Triton's --strict-readiness): while a model named at start failed to load, /ping is Unhealthy and
    * `--start` stops the server it started. false: TorchServe's leniency (serve what loaded). Default true.
@@ -243,6 +253,11 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
     corsAllowedHeaders: get('cors_allowed_headers', text),
     privateKeyFile: pathOf('private_key_file'),
     certificateFile: pathOf('certificate_file'),
+    modelRepository: pathOf('model_repository'),
+    modelControlMode: get('model_control_mode', oneOf<'none' | 'poll' | 'explicit'>('none', 'poll', 'explicit'), 'none'),
+    strictModelConfig: get('strict_model_config', bool, false),
+    repositoryPollSecs: get('repository_poll_secs', nonNegativeInt, 15),
+    loadModel: (get('load_model', text) ?? '').split(',').map((x) => x.trim()).filter((x) => x !== ''),
     strictReadiness: get('strict_readiness', bool, true),
     sources,
     properties,

@@ -27,6 +27,8 @@ const USED = [
   'token_expiration_min', 'decode_input_request', 'limit_max_image_pixels', 'models', 'number_of_gpu',
   'cors_allowed_origin', 'cors_allowed_methods', 'cors_allowed_headers', 'private_key_file', 'certificate_file',
   'key_file', 'allow_unauthenticated_management', 'worker_max_heap_mb',
+  // Triton's repository flags (issue 13), under property names so config.properties and MS_ variables take them too.
+  'model_repository', 'model_control_mode', 'strict_model_config', 'repository_poll_secs', 'load_model',
   'strict_readiness',
 ] as const;
 

@@ -5,7 +5,7 @@
  */
 import type { TensorInfo } from '../../pool/messages.ts';
 import type { ModelVersion } from '../../registry/model-version.ts';
-import { v2Datatype, v2Shape } from '../v2/validate.ts';
+import { v2Datatype, v2Shape } from '../../dataplane/validate.ts';
 import { kserveV1Paths, v2InferOperation } from './oip.ts';
 import { COMMON_SCHEMAS, info, ref } from './schemas.ts';
 import { predictionOperation } from './torchserve-inference.ts';

@@ -1,5 +1,5 @@
 /** Building blocks shared by the OpenAPI documents: error bodies, JSON content, parameters, info, the description routes. */
-import { serverMetadata } from '../v2/metadata.ts';
+import { serverMetadata } from '../../dataplane/metadata.ts';
 import type { Document, MediaType, Parameter, PathItem, Response, Schema } from './types.ts';
 
 export const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });

@@ -1,5 +1,5 @@
 /** Schemas of the Open Inference Protocol v2 (with the binary tensor data extension) and KServe v1 bodies. */
-import { DATATYPES } from '../v2/datatypes.ts';
+import { DATATYPES } from '../../dataplane/datatypes.ts';
 import { ref } from './schemas.ts';
 import type { Schema } from './types.ts';
 

@@ -6,11 +6,11 @@
  */
 import { ServeError } from '../../errors.ts';
 import type { ModelIO } from '../../pool/messages.ts';
-import { fmtShape, packBytes } from './codec.ts';
-import { datatypeOfOrt } from './datatypes.ts';
-import type { ParsedInfer } from './request.ts';
-import { checkBinary } from './request.ts';
-import { v2Shape } from './validate.ts';
+import { fmtShape, packBytes } from '../../dataplane/codec.ts';
+import { datatypeOfOrt } from '../../dataplane/datatypes.ts';
+import type { ParsedInfer } from '../../dataplane/request.ts';
+import { checkBinary } from '../../dataplane/request.ts';
+import { v2Shape } from '../../dataplane/validate.ts';
 
 export const HEADER_LENGTH = 'inference-header-content-length';
 

@@ -1,41 +1,21 @@
 /**
- * `POST /v2/models/{m}[/versions/{v}]/infer`: decode (JSON, binary, or raw), check against the model, queue
- * with the batch key (same inputs, datatypes, shapes beyond dim 0 and outputs share a batch), and answer.
- *
- * The worker runs the model on the tensors directly, skipping the handler's hooks, unless the handler object
- * sets `acceptsV2Requests = true`: then the request goes to the handler like any other, with `data` the decoded
- * v2 request (`{id, parameters, inputs: [{name, datatype, shape, parameters, data}], outputs}`, each `data` a
- * flat typed array as onnxruntime takes it — FP16 as Uint16Array bits, BOOL as Uint8Array — and BYTES as an
- * array of Buffers), and the API does not check the request against the model. A handler's plain-object
- * result is sent as JSON with `model_name`, `model_version` and `id` filled in.
+ * `POST /v2/models/{m}[/versions/{v}]/infer` over HTTP: read the body, decode its framing (JSON, JSON header plus
+ * binary tensors, or a raw body), hand the parsed request to the data plane (`src/dataplane/infer.ts`), and
+ * write the answer as JSON or with binary outputs after the JSON header.
  */
 import { performance } from 'node:perf_hooks';
 import type { Context } from 'koa';
-import { ServeError } from '../../errors.ts';
-import type { ServerMetrics } from '../../metrics/metrics.ts';
-import type { WireRequest, WireResponse, WireTensor } from '../../pool/messages.ts';
-import { transferable } from '../../pool/transfer.ts';
-import type { Registry } from '../../registry/registry.ts';
+import { checkResponseSize, inferV2, modelFor, type DataPlaneDeps, type ResponseHead } from '../../dataplane/infer.ts';
+import { parseInfer, type ParsedInfer } from '../../dataplane/request.ts';
+import type { WireResponse } from '../../pool/messages.ts';
 import { headersOf, queryOf } from '../decode.ts';
 import { sendWireResponse } from '../respond.ts';
 import { HEADER_LENGTH, headerLength, rawRequest } from './binary.ts';
 import { parseJson, readBody, requireJsonType } from './body.ts';
-import { parseInfer, type ParsedInfer } from './request.ts';
-import { encodeResponse, type ResponseHead } from './response.ts';
-import { batchKey, validateAgainstModel } from './validate.ts';
+import { encodeResponse } from './response.ts';
 
-export interface InferDeps {
-  registry: Registry;
-  metrics: ServerMetrics;
+export interface InferDeps extends DataPlaneDeps {
   maxRequestSize: number;
-  maxResponseSize?: number;
-}
-
-/** A response body over max_response_size is a 500 that says so, as on the TorchServe routes. */
-export function checkResponseSize(size: number, max: number | undefined): void {
-  if (max !== undefined && size > max) {
-    throw new ServeError('InternalServerError', `the response of ${size} bytes is over max_response_size (${max} bytes)`);
-  }
 }
 
 /** Body → parsed request: a raw body, a JSON header with binary data after it, or JSON only. */
@@ -47,51 +27,17 @@ export function decodeInfer(ctx: Context, body: Buffer, io: Parameters<typeof ra
   return parseInfer(parseJson(body, 'the inference request'), new Uint8Array(0));
 }
 
-/** The wire request: tensors in transferred buffers, and the request JSON (without data) for a handler. */
-function wireRequest(ctx: Context, req: ParsedInfer, transfer: ArrayBuffer[]): WireRequest {
-  const inputs: WireTensor[] = req.inputs.map((i) => ({
-    name: i.name,
-    type: i.dt.ort,
-    datatype: i.datatype,
-    shape: i.shape,
-    data: transferable(i.data, transfer),
-  }));
-  const data = {
-    id: req.id,
-    parameters: req.parameters,
-    inputs: req.inputs.map((i) => ({ name: i.name, datatype: i.datatype, shape: i.shape, parameters: i.parameters })),
-    outputs: req.outputs?.map((o) => ({ name: o.name, parameters: o.parameters })),
-  };
-  return {
-    requestId: ctx.state.requestId as string,
-    data,
-    body: null,
-    fields: {},
-    headers: headersOf(ctx),
-    query: queryOf(ctx),
-    contentType: 'application/json',
-    v2: { inputs, outputs: req.outputs?.map((o) => o.name) ?? null },
-  };
-}
-
 export async function infer(ctx: Context, deps: InferDeps, name: string, version?: string): Promise<void> {
-  const started = performance.now();
-  const mv = deps.registry.get(name, version);
+  const startedAt = performance.now();
+  const mv = modelFor(deps, name, version);
   ctx.state.model = { name: mv.name, version: mv.version };
-  deps.metrics.received(mv.name, version);
   const body = await readBody(ctx, deps.maxRequestSize);
-  const io = mv.io;
-  const req = decodeInfer(ctx, body, io, mv.name);
-  if (io && !io.acceptsV2Requests) validateAgainstModel(req, io, mv.name);
-  const transfer: ArrayBuffer[] = [];
-  const outcome = await mv.infer(wireRequest(ctx, req, transfer), transfer, batchKey(req));
-  ctx.state.model.batchSize = outcome.batchSize;
-  deps.metrics.served({ model: mv.name, version: mv.version, requestedVersion: version, totalMs: performance.now() - started, outcome });
-  const r = outcome.response;
-  if (!r.ok) throw ServeError.fromWire(r.error);
-  const head: ResponseHead = { model_name: mv.name, model_version: mv.version, id: req.id ?? (ctx.state.requestId as string) };
-  if (r.tensors) {
-    const encoded = encodeResponse(head, r.tensors, req);
+  const req = decodeInfer(ctx, body, mv.io, mv.name);
+  const call = { requestId: ctx.state.requestId as string, headers: headersOf(ctx), query: queryOf(ctx), startedAt };
+  const answer = await inferV2(deps, mv, version, req, call);
+  ctx.state.model.batchSize = answer.batchSize;
+  if (answer.tensors) {
+    const encoded = encodeResponse(answer.head, answer.tensors, req);
     checkResponseSize(Buffer.byteLength(encoded.body), deps.maxResponseSize);
     ctx.status = 200;
     ctx.body = encoded.body;
@@ -102,7 +48,7 @@ export async function infer(ctx: Context, deps: InferDeps, name: string, version
     }
     return;
   }
-  sendHandlerResult(ctx, r, head, deps.maxResponseSize);
+  sendHandlerResult(ctx, answer.handlerResult, answer.head, deps.maxResponseSize);
 }
 
 /** A handler's answer to a v2 request: a JSON object gets the response head; anything else goes as it is. */

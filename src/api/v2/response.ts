@@ -2,23 +2,18 @@
  * The v2 inference response from the worker's output tensors: JSON data, or binary data after the JSON header
  * for the outputs that asked for it (`binary_data`, or `binary_data_output` for all, or a raw request).
  */
+import type { ResponseHead } from '../../dataplane/infer.ts';
 import { ServeError } from '../../errors.ts';
 import type { WireTensor } from '../../pool/messages.ts';
 import { frame } from './binary.ts';
-import { jsonDataText } from './codec.ts';
-import { datatypeOfOrt } from './datatypes.ts';
-import type { ParsedInfer } from './request.ts';
+import { jsonDataText } from '../../dataplane/codec.ts';
+import { datatypeOfOrt } from '../../dataplane/datatypes.ts';
+import type { ParsedInfer } from '../../dataplane/request.ts';
 
 export interface EncodedResponse {
   body: string | Buffer;
   /** Set when some output is binary: the JSON header's length, for Inference-Header-Content-Length. */
   headerLength?: number;
-}
-
-export interface ResponseHead {
-  model_name: string;
-  model_version: string;
-  id: string;
 }
 
 export function encodeResponse(head: ResponseHead, tensors: WireTensor[], req: ParsedInfer): EncodedResponse {

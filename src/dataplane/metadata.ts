@@ -2,15 +2,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { TensorInfo } from '../../pool/messages.ts';
-import type { ModelVersion } from '../../registry/model-version.ts';
-import type { Registry } from '../../registry/registry.ts';
+import type { TensorInfo } from '../pool/messages.ts';
+import type { ModelVersion } from '../registry/model-version.ts';
+import type { Registry } from '../registry/registry.ts';
 import { v2Datatype, v2Shape } from './validate.ts';
 
 /** The extensions this server implements, as Triton names them. */
-export const EXTENSIONS = ['binary_tensor_data', 'model_repository'];
+export const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'model_configuration', 'statistics', 'classification'];
 
-/** The nearest package.json above this file (src/api/v2 under tsx, dist/src/api/v2 when built). */
+/** The nearest package.json above this file (src/dataplane under tsx, dist/src/dataplane when built). */
 function packageVersion(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { fromHalf, toHalf } from '../../../src/api/v2/fp16.ts';
+import { fromHalf, toHalf } from '../../src/dataplane/fp16.ts';
 
 describe('v2 FP16: half-precision bits ↔ numbers', () => {
   it('round-trips every one of the 65536 bit patterns (NaNs to the quiet NaN)', () => {

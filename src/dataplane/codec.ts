@@ -2,10 +2,10 @@
  * Tensor data between its JSON form (nested or flat arrays) and the wire form (little-endian bytes; BYTES as
  * 4-byte length-prefixed elements). Every refusal is a 400 that names the tensor and the element.
  */
-import { ServeError } from '../../errors.ts';
+import { ServeError } from '../errors.ts';
 import { typedView, type DatatypeInfo } from './datatypes.ts';
 import { fromHalf, toHalf } from './fp16.ts';
-import { packBytes } from '../../pool/bytes.ts';
+import { packBytes } from '../pool/bytes.ts';
 
 export { packBytes };
 

@@ -2,8 +2,8 @@
  * A parsed v2 request against the model's inputs and outputs (as the worker's session reports them): names,
  * datatypes and shapes, each mismatch a 400 that names the tensor, what the model expects and what was given.
  */
-import { ServeError } from '../../errors.ts';
-import type { ModelIO, TensorInfo } from '../../pool/messages.ts';
+import { ServeError } from '../errors.ts';
+import type { ModelIO, TensorInfo } from '../pool/messages.ts';
 import { fmtShape } from './codec.ts';
 import { datatypeOfOrt } from './datatypes.ts';
 import type { ParsedInfer } from './request.ts';

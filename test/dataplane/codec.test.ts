@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { encodeJson, flatten, jsonDataText, packBytes, unpackBytes } from '../../../src/api/v2/codec.ts';
-import { datatypeInfo } from '../../../src/api/v2/datatypes.ts';
+import { encodeJson, flatten, jsonDataText, packBytes, unpackBytes } from '../../src/dataplane/codec.ts';
+import { datatypeInfo } from '../../src/dataplane/datatypes.ts';
 
 const dt = (name: string) => datatypeInfo(name)!;
 

@@ -2,7 +2,7 @@
  * The v2 inference request: its JSON header checked field by field, and each input's data (JSON, or a slice
  * of the binary part) turned into wire bytes. Model-independent; `validate.ts` checks against the model.
  */
-import { ServeError } from '../../errors.ts';
+import { ServeError } from '../errors.ts';
 import { encodeJson, elementCount, flatten, fmtShape, unpackBytes } from './codec.ts';
 import { DATATYPES, datatypeInfo, type DatatypeInfo } from './datatypes.ts';
 
@@ -131,7 +131,6 @@ function parseOutputs(v: unknown): OutputRequest[] | null {
     if (seen.has(raw.name)) throw bad(`${label} is requested twice`);
     seen.add(raw.name);
     const p = params(raw.parameters, label);
-    if (p?.classification !== undefined) throw bad(`${label}: the classification extension is not supported`);
     return { name: raw.name, parameters: p, binary: boolParam(p, 'binary_data', label) };
   });
 }
