@@ -37,6 +37,7 @@ interface Options {
   repositoryPollSecs?: string;
   strictModelConfig?: string | boolean;
   logVerbose?: string;
+  strictReadiness?: string | boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -67,6 +68,7 @@ function program(): Command {
     .option('--repository-poll-secs <s>', 'with --model-control-mode=poll: seconds between repository scans (default 15)')
     .option('--strict-model-config [bool]', 'repository models need a complete config.pbtxt (default false: completed from the model)')
     .option('--log-verbose <level>', "Triton's flag: 0 info, 1 or more debug")
+    .option('--strict-readiness [bool]', "Triton's flag (strict_readiness): /ping stays Unhealthy and --start fails while a model named at start failed (default true)")
     .version(archiverVersion(), '-v, --version', 'print the version')
     .helpOption('-h, --help');
 }
@@ -82,6 +84,7 @@ function configFrom(opts: Options) {
   if (opts.loadModel !== undefined) cli.load_model = opts.loadModel.join(',');
   if (opts.repositoryPollSecs !== undefined) cli.repository_poll_secs = opts.repositoryPollSecs;
   if (opts.strictModelConfig !== undefined) cli.strict_model_config = String(opts.strictModelConfig === true ? 'true' : opts.strictModelConfig);
+  if (opts.strictReadiness !== undefined) cli.strict_readiness = opts.strictReadiness === true ? 'true' : String(opts.strictReadiness);
   const configFile = opts.tsConfig ?? process.env.TS_CONFIG_FILE ?? (fs.existsSync('config.properties') ? 'config.properties' : undefined);
   const config = loadConfig({
     configFile,

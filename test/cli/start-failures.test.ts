@@ -87,6 +87,12 @@ describe('modelserver --start when a model named at start does not load', functi
     expect(res.stderr).not.to.contain('scandir');
   });
 
+  it("Triton's --strict-readiness=false is the same setting", async () => {
+    const res = await start(['--model-store', 'model_store', '--models', 'colors.mar', 'nothere.mar', '--strict-readiness=false']);
+    expect(res.code).to.equal(2);
+    expect(res.stdout).to.contain('strict_readiness=false');
+  });
+
   it('strict_readiness=false serves what loaded (TorchServe) and exits 2, naming what did not', async () => {
     const res = await start(['--model-store', 'model_store', '--models', 'colors.mar', 'initfails.mar'], `${PORTS0}strict_readiness=false\n`);
     expect(res.code).to.equal(2);
