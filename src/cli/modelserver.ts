@@ -73,7 +73,7 @@ function program(): Command {
     .helpOption('-h, --help');
 }
 
-function configFrom(opts: Options) {
+function configFrom(opts: Options, quiet = false) {
   const cli: Record<string, string> = {};
   if (opts.modelStore !== undefined) cli.model_store = opts.modelStore;
   if (opts.models !== undefined) cli.load_models = opts.models.join(',');
@@ -90,8 +90,8 @@ function configFrom(opts: Options) {
     configFile,
     cli,
     env: process.env,
-    warn: (m) => process.stderr.write(`warning: ${m}\n`),
-    info: (m) => process.stderr.write(`note: ${m}\n`),
+    warn: (m) => quiet || process.stderr.write(`warning: ${m}\n`),
+    info: (m) => quiet || process.stderr.write(`note: ${m}\n`),
   });
   const ported = withPorts(config, opts);
   opts.pidFile ??= defaultPidFile([ported.inferenceAddress, ported.managementAddress, ported.metricsAddress].map(formatAddress));
@@ -247,7 +247,7 @@ function readFrom(file: string, offset: number): string {
 }
 
 async function stop(opts: Options): Promise<number> {
-  if (opts.pidFile === undefined) configFrom(opts); // the pid file of the configured addresses
+  if (opts.pidFile === undefined) configFrom(opts, true); // the pid file of the configured addresses
   const pidFile = pidFileOf(opts);
   const info = readPidFile(pidFile);
   if (!info || !isAlive(info.pid)) {
