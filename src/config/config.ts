@@ -137,7 +137,11 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
     try {
       contents = readFileSync(configFile, 'utf8');
     } catch (e) {
-      throw new ServeError('BadRequest', `cannot read config file ${label}: ${(e as Error).message}`, { cause: e });
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? `${configFile} does not exist (check --ts-config or TS_CONFIG_FILE)`
+        : code === 'EISDIR' ? `${configFile} is a folder, not a config.properties file`
+        : code === 'EACCES' ? `${configFile} is not readable by this user` : (e as Error).message;
+      throw new ServeError('BadRequest', `cannot read config file ${label}: ${why}`, { cause: e });
     }
     for (const [key, raw] of Object.entries(parseProperties(contents))) {
       if (!checkKey(key, `in ${label}`, warn, info)) continue;
