@@ -8,14 +8,22 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packArchive } from '../../src/archive/pack.ts';
+import { addOne } from '../../scripts/lib/onnx-models.ts';
+import { FIXTURE_HANDLERS } from '../helpers/server.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const modelserver = path.join(ROOT, 'bin', 'modelserver.js');
 const PORTS0 = 'inference_address=http://127.0.0.1:0\nmanagement_address=http://127.0.0.1:0\nmetrics_address=http://127.0.0.1:0\n';
 
 /** Runs `--foreground` until it has logged "modelserver started", then stops it with SIGTERM; returns its output. */
-function foreground(dir: string, given: NodeJS.ProcessEnv, wrap?: (argv: string[]) => [string, string[]]): Promise<{ code: number | null; out: string }> {
-  const argv = [modelserver, '--foreground', '--ts-config', 'c.properties', '--model-store', 'model_store', '--pid-file', path.join(dir, 'ms.pid'), '--ncs'];
+function foreground(
+  dir: string,
+  given: NodeJS.ProcessEnv,
+  wrap?: (argv: string[]) => [string, string[]],
+  more: string[] = [],
+): Promise<{ code: number | null; out: string }> {
+  const argv = [modelserver, '--foreground', '--ts-config', 'c.properties', '--model-store', 'model_store', '--pid-file', path.join(dir, 'ms.pid'), '--ncs', ...more];
   const [cmd, args] = wrap ? wrap([process.execPath, ...argv]) : [process.execPath, argv];
   const env = { ...given, MS_LOG_LEVEL: 'info' }; // other test files lower it; the test waits for an info line
   return new Promise((resolve) => {
@@ -48,6 +56,11 @@ describe('--foreground logs: readable in a terminal, JSON elsewhere', function (
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ms-logfmt-'));
     await fs.mkdir(path.join(dir, 'model_store'));
     await fs.writeFile(path.join(dir, 'c.properties'), PORTS0);
+    await fs.writeFile(path.join(dir, 'add-one.onnx'), addOne());
+    await packArchive({
+      modelName: 'cm', version: '1.0', serializedFile: path.join(dir, 'add-one.onnx'),
+      handler: path.join(FIXTURE_HANDLERS, 'custom-metrics.js'), exportPath: path.join(dir, 'model_store'),
+    });
   });
   after(async () => {
     // A server a failed test left running: stop it through its pid file, then remove the folder.
@@ -73,10 +86,12 @@ describe('--foreground logs: readable in a terminal, JSON elsewhere', function (
     expect(JSON.parse(started)).to.include({ level: 30, msg: 'modelserver started' });
   });
 
-  it('MS_LOG_FORMAT=pretty: time, level and message on one line, the fields below', async () => {
-    const { out } = await foreground(dir, { ...process.env, MS_LOG_FORMAT: 'pretty' });
+  it('MS_LOG_FORMAT=pretty: time, level and message on one line, the fields below; handler lines from workers too', async () => {
+    const { out } = await foreground(dir, { ...process.env, MS_LOG_FORMAT: 'pretty' }, undefined, ['--models', 'cm.mar']);
     expect(out).to.match(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: modelserver started$/m);
     expect(out).to.match(/^ {4}inference: "http:\/\/127\.0\.0\.1:\d+"$/m);
+    expect(out).to.match(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: custom-metrics handler ready$/m);
+    expect(out).to.not.match(/^\{"level"/m);
   });
 
   it('a terminal (script(1) gives it one) gets readable lines without being asked', async function () {
