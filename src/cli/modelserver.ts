@@ -38,6 +38,10 @@ interface Options {
   strictModelConfig?: string | boolean;
   logVerbose?: string;
   strictReadiness?: string | boolean;
+  workflowStore?: string;
+  logConfig?: string;
+  cppLogConfig?: string;
+  pluginsPath?: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -68,6 +72,11 @@ function program(): Command {
     .option('--repository-poll-secs <s>', 'with --model-control-mode=poll: seconds between repository scans (default 15)')
     .option('--strict-model-config [bool]', 'repository models need a complete config.pbtxt (default false: completed from the model)')
     .option('--log-verbose <level>', "Triton's flag: 0 info, 1 or more debug")
+    // TorchServe's flags for what this server does not have: accepted, with a note at start saying so.
+    .option('--workflow-store <dir>', "TorchServe's workflow store (workflow_store; no workflows are served)")
+    .option('--log-config <file>', "TorchServe's log4j2 file: not used (logs: MS_LOG_LEVEL, MS_LOG_FORMAT)")
+    .option('--cpp-log-config <file>', "TorchServe's C++ backend log config: not used")
+    .option('--ppath, --plugins-path <dir>', "TorchServe's Java plugins: not used")
     .option('--strict-readiness [bool]', "Triton's flag (strict_readiness): /ping stays Unhealthy and --start fails while a model named at start failed (default true)")
     .version(archiverVersion(), '-v, --version', 'print the version')
     .helpOption('-h, --help');
@@ -84,6 +93,12 @@ function configFrom(opts: Options, quiet = false) {
   if (opts.loadModel !== undefined) cli.load_model = opts.loadModel.join(',');
   if (opts.repositoryPollSecs !== undefined) cli.repository_poll_secs = opts.repositoryPollSecs;
   if (opts.strictModelConfig !== undefined) cli.strict_model_config = String(opts.strictModelConfig === true ? 'true' : opts.strictModelConfig);
+  if (opts.workflowStore !== undefined) cli.workflow_store = opts.workflowStore;
+  if (opts.cppLogConfig !== undefined) cli.cpp_log_config = opts.cppLogConfig;
+  if (opts.pluginsPath !== undefined) cli.plugins_path = opts.pluginsPath;
+  if (opts.logConfig !== undefined && !quiet) {
+    process.stderr.write(`note: --log-config ${opts.logConfig}: log4j2 settings have no meaning here; logs are pino lines on stderr (MS_LOG_LEVEL, MS_LOG_FORMAT; --log-file with --start)\n`);
+  }
   if (opts.strictReadiness !== undefined) cli.strict_readiness = opts.strictReadiness === true ? 'true' : String(opts.strictReadiness);
   const configFile = opts.tsConfig ?? process.env.TS_CONFIG_FILE ?? (fs.existsSync('config.properties') ? 'config.properties' : undefined);
   const config = loadConfig({
