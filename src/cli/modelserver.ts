@@ -12,7 +12,7 @@ import { loadConfig, type ServerConfig } from '../config/config.ts';
 import { isServeError } from '../errors.ts';
 import { needsRelaunch, relaunch, serverEnv, watchLauncher } from './malloc.ts';
 import { defaultPidFile, describeServer, isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.ts';
-import { formatAddress, reportStartupFailures } from './start-report.ts';
+import { formatAddress, readFrom, reportStartupFailures } from './start-report.ts';
 
 interface Options {
   start?: boolean;
@@ -246,19 +246,6 @@ async function background(opts: Options, argv: string[]): Promise<number> {
   child.kill('SIGTERM');
   process.stderr.write(`error: the server did not answer within ${opts.startTimeout} s; see ${logFile}\n`);
   return 1;
-}
-
-/** The text of a file from a byte offset on. */
-function readFrom(file: string, offset: number): string {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const size = fs.fstatSync(fd).size;
-    const buf = Buffer.alloc(Math.max(0, size - offset));
-    fs.readSync(fd, buf, 0, buf.length, offset);
-    return buf.toString('utf8');
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 async function stop(opts: Options): Promise<number> {

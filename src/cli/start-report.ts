@@ -3,6 +3,7 @@
  * console (not only in the log), then, with strict_readiness (the default), the server it started is stopped and
  * the exit code is 1; with strict_readiness=false the server keeps serving what loaded and the exit code is 2.
  */
+import fs from 'node:fs';
 import type { Address } from '../config/config.ts';
 import type { PidInfo } from './pidfile.ts';
 
@@ -43,4 +44,17 @@ export async function reportStartupFailures(failed: NonNullable<PidInfo['failed'
       `management ${s.started.management}, metrics ${s.started.metrics}\n`,
   );
   return 2;
+}
+
+/** The text of a file from a byte offset on (a failed start's log lines: this run's only). */
+export function readFrom(file: string, offset: number): string {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const buf = Buffer.alloc(Math.max(0, size - offset));
+    fs.readSync(fd, buf, 0, buf.length, offset);
+    return buf.toString('utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
 }
