@@ -17,13 +17,16 @@ const modelserver = path.join(ROOT, 'bin', 'modelserver.js');
 const PORTS0 = 'inference_address=http://127.0.0.1:0\nmanagement_address=http://127.0.0.1:0\nmetrics_address=http://127.0.0.1:0\n';
 
 /** Runs `--foreground` until it has logged "modelserver started", then stops it with SIGTERM; returns its output. */
+let runs = 0;
+
 function foreground(
   dir: string,
   given: NodeJS.ProcessEnv,
   wrap?: (argv: string[]) => [string, string[]],
   more: string[] = [],
 ): Promise<{ code: number | null; out: string }> {
-  const argv = [modelserver, '--foreground', '--ts-config', 'c.properties', '--model-store', 'model_store', '--pid-file', path.join(dir, 'ms.pid'), '--ncs', ...more];
+  const pidFile = path.join(dir, `ms-${++runs}.pid`); // each run its own: a slow stop cannot leak into the next test
+  const argv = [modelserver, '--foreground', '--ts-config', 'c.properties', '--model-store', 'model_store', '--pid-file', pidFile, '--ncs', ...more];
   const [cmd, args] = wrap ? wrap([process.execPath, ...argv]) : [process.execPath, argv];
   const env = { ...given, MS_LOG_LEVEL: 'info' }; // other test files lower it; the test waits for an info line
   return new Promise((resolve) => {
@@ -38,7 +41,7 @@ function foreground(
       // then); script(1) and the launcher exit with it.
       void (async () => {
         for (;;) {
-          const info = JSON.parse(await fs.readFile(path.join(dir, 'ms.pid'), 'utf8')) as { pid: number; inference?: string };
+          const info = JSON.parse(await fs.readFile(pidFile, 'utf8')) as { pid: number; inference?: string };
           if (info.inference) return process.kill(info.pid, 'SIGTERM');
           await new Promise((r) => setTimeout(r, 20));
         }
@@ -64,14 +67,15 @@ describe('--foreground logs: readable in a terminal, JSON elsewhere', function (
   });
   after(async () => {
     // A server a failed test left running: stop it through its pid file, then remove the folder.
-    const info = await fs.readFile(path.join(dir, 'ms.pid'), 'utf8').then((t) => JSON.parse(t) as { pid: number }, () => undefined);
-    if (info) {
+    for (const f of (await fs.readdir(dir)).filter((n) => n.endsWith('.pid'))) {
+      const info = await fs.readFile(path.join(dir, f), 'utf8').then((t) => JSON.parse(t) as { pid: number }, () => undefined);
+      if (!info) continue;
       try {
         process.kill(info.pid, 'SIGTERM');
       } catch {
-        // already gone
+        continue; // already gone
       }
-      for (let i = 0; i < 200 && (await fs.access(path.join(dir, 'ms.pid')).then(() => true, () => false)); i++) {
+      for (let i = 0; i < 200 && (await fs.access(path.join(dir, f)).then(() => true, () => false)); i++) {
         await new Promise((r) => setTimeout(r, 50));
       }
     }
@@ -112,6 +116,6 @@ describe('--foreground logs: readable in a terminal, JSON elsewhere', function (
     const { code, out } = await foreground(dir, { ...process.env, MS_LOG_FORMAT: 'fancy' });
     expect(code).to.equal(1);
     expect(out).to.contain('MS_LOG_FORMAT = "fancy" is not allowed: expected json or pretty');
-    await fs.access(path.join(dir, 'ms.pid')).then(() => expect.fail('pid file left'), () => {});
+    expect((await fs.readdir(dir)).filter((f) => f === `ms-${runs}.pid`), 'its pid file').to.deep.equal([]);
   });
 });
