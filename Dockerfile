@@ -11,13 +11,14 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends fonts-dejavu-core fontconfig-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json ./
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY src ./src
 COPY handlers ./handlers
 COPY scripts ./scripts
-# npm ci runs "prepare" (tsc), which needs the sources above.
-RUN npm ci --no-audit --no-fund \
+# npm ci runs "prepare" (tsc), which needs the sources above. The image's npm 10 does not read package.json's
+# allowScripts, so the CPU image skips onnxruntime-node's CUDA download by its own variable.
+RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund \
  && node dist/scripts/build-demo-models.js /app/model_store \
  && npm prune --omit=dev --no-audit --no-fund \
  && npm cache clean --force
@@ -26,7 +27,7 @@ RUN set -e; ort=node_modules/onnxruntime-node/bin/napi-v6; \
     arch=$(node -p process.arch); \
     rm -rf "$ort/darwin" "$ort/win32"; \
     for d in "$ort"/linux/*; do [ "$(basename "$d")" = "$arch" ] || rm -rf "$d"; done; \
-    rm -rf src scripts handlers tsconfig.json tsconfig.build.json .npmrc
+    rm -rf src scripts handlers tsconfig.json tsconfig.build.json
 
 # ---- build-gpu: the same, plus onnxruntime-node's CUDA 12 execution provider (its installer downloads it from
 # NuGet, so this stage needs the network) ----

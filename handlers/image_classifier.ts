@@ -12,6 +12,7 @@ import path from 'node:path';
 import sharp, { type SharpOptions } from 'sharp';
 import type { Handler, HandlerContext, RequestInput } from '../src/handler/contract.ts';
 import { headerSize, type Size } from './image/header.ts';
+import { formEncodedImage, noImage } from './image/no-image.ts';
 
 const MEAN = [0.485, 0.456, 0.406] as const;
 const STD = [0.229, 0.224, 0.225] as const;
@@ -71,8 +72,11 @@ export function geometry(srcWidth: number, srcHeight: number, height: number, wi
 
 /** Pulls the image bytes out of a request: bytes, a base64 string, or a JSON object with a base64 string field. */
 export function imageBytes(req: RequestInput): Uint8Array {
+  // An image posted with curl --data-binary arrives as form fields named after its bytes: say so.
+  const encoded = formEncodedImage(req);
+  if (encoded) throw new Error(encoded);
   const value = pick(req.data) ?? pick(req.body);
-  if (value === undefined) throw new Error('no image in the request (send it as the body or as the field "data")');
+  if (value === undefined) throw new Error(noImage(req));
   if (typeof value !== 'string') return value;
   const b64 = value.replace(/^data:[^,]*;base64,/, '').trim();
   if (b64 === '') throw new Error('the image string is empty');

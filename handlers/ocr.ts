@@ -26,6 +26,7 @@ import { buildCharset } from './ocr/ctc.ts';
 import { detect, type DetectOptions, type RgbImage } from './ocr/detect.ts';
 import { readingOrder, type Quad } from './ocr/geometry.ts';
 import { cropLine, recognise, type LineImage, type RecogniseOptions } from './ocr/recognise.ts';
+import { formEncodedImage } from './image/no-image.ts';
 
 export interface OcrLine {
   text: string;
@@ -98,6 +99,8 @@ export default class OcrHandler implements Handler {
     for (const [i, request] of requests.entries()) {
       let image: RgbImage;
       try {
+        const encoded = formEncodedImage(request);
+        if (encoded) throw new Error(encoded);
         image = await decodeImage(request.data);
       } catch (err) {
         results.push(new ctx.HandlerError(400, (err as Error).message));

@@ -6,7 +6,8 @@
  *   detector.mar, segmenter.mar, sentiment.mar — a colour-square detector (YOLOv8 layout, 640×640), a colour
  *                segmenter and a BERT-shaped sentiment model with its tokenizer.json (all built with onnx-proto)
  *                behind object_detector, image_segmenter and text_classifier.
- * It also writes sample inputs to model_store/samples/. Nothing is downloaded.
+ * It also writes sample inputs to model_store/samples/, with colors.onnx and index_to_name.json (the colours
+ * model's own files, to archive by hand as the README shows). Nothing is downloaded.
  */
 import fs from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -98,6 +99,14 @@ async function main(): Promise<void> {
     await sharp(Buffer.from(svg)).png().toFile(path.join(samples, 'hello.png'));
     await fs.writeFile(path.join(samples, 'mlp-input.json'), JSON.stringify({ inputs: { input: [Array.from({ length: 16 }, (_, i) => i / 16)] } }));
     console.log(`wrote sample inputs to ${path.relative(process.cwd(), samples)}/`);
+  }
+  // The colours model's own files, for README "Archive and serve your own model".
+  const sources: [string, () => Uint8Array | string][] = [
+    ['colors.onnx', () => colorsClassifier()],
+    ['index_to_name.json', () => JSON.stringify(colorsLabels())],
+  ];
+  for (const [file, make] of sources) {
+    if (!existsSync(path.join(samples, file))) await fs.writeFile(path.join(samples, file), make());
   }
   await buildVisionTextDemos(); // after the block above: it creates samples/ when missing
 }

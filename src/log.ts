@@ -3,6 +3,7 @@
  * `{"level":30,"time":"2026-…Z","name":"modelserver",…,"msg":"…"}`; child loggers add a `component`
  * (`access` for access-log lines, `handler` for lines written by handlers in worker threads).
  */
+import { createRequire } from 'node:module';
 import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
@@ -84,9 +85,32 @@ function isoTime(): string {
 export function createLogger(
   level = process.env.MS_LOG_LEVEL ?? 'info',
   destination: number | DestinationStream = 2,
+  format: LogFormat = 'json',
 ): Logger {
+  if (format === 'pretty' && typeof destination === 'number') {
+    return pino({ level, base: { name: 'modelserver' } }, prettyStream(destination));
+  }
   const dest = typeof destination === 'number' ? new Coalescing(pino.destination({ dest: destination, sync: false })) : destination;
   return pino({ level, base: { name: 'modelserver' }, timestamp: isoTime }, dest);
+}
+
+export type LogFormat = 'json' | 'pretty';
+
+/**
+ * `MS_LOG_FORMAT` (json or pretty) when set, else pretty exactly when `tty` (the terminal of --foreground): JSON
+ * for log files and collectors, readable lines for people.
+ */
+export function logFormat(env: NodeJS.ProcessEnv, tty: boolean): LogFormat {
+  const v = env.MS_LOG_FORMAT?.trim().toLowerCase();
+  if (v === 'json' || v === 'pretty') return v;
+  if (v) throw new Error(`MS_LOG_FORMAT = "${env.MS_LOG_FORMAT}" is not allowed: expected json or pretty`);
+  return tty ? 'pretty' : 'json';
+}
+
+/** Readable, coloured lines (pino-pretty, loaded only in this mode): time, level, message, then the fields. */
+export function prettyStream(fd: number): DestinationStream {
+  const { PinoPretty } = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+  return PinoPretty({ destination: fd, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name', singleLine: false });
 }
 
 /** Writes any lines still buffered, synchronously (call before process.exit). */

@@ -20,8 +20,9 @@ import type { RestartPolicy } from './pool/model-pool.ts';
 import type { AutoscaleOptions } from './registry/autoscaler.ts';
 import type { ModelSettings } from './registry/model-version.ts';
 import { Registry } from './registry/registry.ts';
+import { checkModelStore, listenError } from './startup-checks.ts';
 import { SnapshotWriter, type ModelSnapshot } from './registry/snapshot.ts';
-import { everyArchive, loadModels, repositoryStartup, restoreSnapshot } from './registry/startup.ts';
+import { everyArchive, loadModels, repositoryStartup, restoreSnapshot, type StartupFailure } from './registry/startup.ts';
 import { WorkDir } from './registry/workdir.ts';
 import { setUpSecurity } from './security/setup.ts';
 import { createListener, type TlsFiles } from './security/tls.ts';
@@ -32,6 +33,8 @@ export interface RunningServer {
   readonly managementUrl: string;
   readonly metricsUrl: string;
   readonly registry: Registry;
+  /** Models named at start (load_models, --models, the snapshot) that did not load, with the reason. */
+  readonly startupFailures: readonly StartupFailure[];
   /** Stops accepting requests, lets in-flight ones finish, unloads every model. */
   stop(): Promise<void>;
 }
@@ -69,14 +72,21 @@ function perModelSettings(config: ServerConfig, name: string, version: string): 
   return out;
 }
 
-async function listen(app: Koa, addr: Address, gate: DrainGate, tls?: TlsFiles, maxConnections = 0): Promise<{ server: http.Server; url: string }> {
+async function listen(
+  app: Koa,
+  addr: Address,
+  gate: DrainGate,
+  tls?: TlsFiles,
+  maxConnections = 0,
+  setting = 'the address',
+): Promise<{ server: http.Server; url: string }> {
   const server = createListener(gate.wrap(app.callback()), addr, tls, { ServerResponse: LingeringResponse as typeof http.ServerResponse });
   // Past max_connections Node closes new connections at once: a flood of sockets cannot starve the event loop.
   if (maxConnections > 0) server.maxConnections = maxConnections;
   gate.watch(server);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err) => reject(listenError(err, setting, addr)));
     server.listen(addr.port, addr.host, () => {
       server.off('error', reject);
       resolve();
@@ -107,6 +117,7 @@ function stopListening(server: http.Server): Promise<void> {
 
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger();
+  await checkModelStore(config);
   // Refuses an open management API before anything is created; writes the key file when tokens are on.
   const security = await setUpSecurity(config, { log, now: opts.clock });
   const workDir = await WorkDir.create(opts.workDirParent).catch(async (err: unknown) => {
@@ -133,6 +144,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     threadsFor: (workers) => intraOpThreadsFor(workers, config.cpuCount, config.intraOpThreads),
     unregisterTimeoutMs: config.unregisterModelTimeout * 1000,
     workerCaps: { perModel: config.maxWorkersPerModel, total: config.maxWorkersTotal },
+    startupTimeout: config.defaultStartupTimeout,
     perModel: (name, version) => perModelSettings(config, name, version),
     autoscale: opts.autoscale,
     restart: opts.restart,
@@ -149,6 +161,14 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     ? new SnapshotWriter(opts.snapshotDir, registry, (err) => log.error({ error: err.message }, 'cannot write the snapshot'))
     : undefined;
   let starting = true;
+  let startupFailures: StartupFailure[] = [];
+  // strict_readiness: /ping stays Unhealthy while a model named at start is missing (until it is registered).
+  const unhealthyReason = (): string | undefined => {
+    if (!config.strictReadiness) return undefined;
+    const missing = startupFailures.filter((f) => !registry.has(f.model));
+    if (missing.length === 0) return undefined;
+    return missing.map((f) => `model "${f.model}" named at start failed to load: ${f.error}`).join('; ');
+  };
   const gate = new DrainGate();
   const servers: http.Server[] = [];
   try {
@@ -160,13 +180,15 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         maxRequestSize: config.maxRequestSize,
         maxResponseSize: config.maxResponseSize,
         modelApi: config.enableModelApi,
-        healthy: () => !starting && !gate.stopping && registry.healthy(),
+        healthy: () => !starting && !gate.stopping && registry.healthy() && unhealthyReason() === undefined,
+        unhealthyReason,
         ...security.inference,
       }),
       config.inferenceAddress,
       gate,
       security.tls,
       config.maxConnections,
+      'inference_address',
     );
     servers.push(inference.server);
     const resolveUrl = urlResolver((name) => registry.resolveInStore(name), {
@@ -179,24 +201,27 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       gate,
       security.tls,
       config.maxConnections,
+      'management_address',
     );
     servers.push(management.server);
-    const metricsListener = await listen(security.corsFirst(createMetricsApp({ metrics, log })), config.metricsAddress, gate, security.tls);
+    const metricsListener = await listen(security.corsFirst(createMetricsApp({ metrics, log })), config.metricsAddress, gate, security.tls, config.maxConnections, 'metrics_address');
     servers.push(metricsListener.server);
 
     if (opts.restore) {
-      await restoreSnapshot(registry, opts.restore, log);
+      startupFailures = await restoreSnapshot(registry, opts.restore, log);
     } else {
       const all = config.loadModels === 'all';
       const list = all ? (config.modelStore ? await everyArchive(config.modelStore) : []) : [...(config.loadModels ?? [])];
-      await loadModels(registry, list, log);
+      startupFailures = await loadModels(registry, list, log);
     }
     if (config.modelRepository) {
       const repo = await repositoryStartup(registry, config.modelRepository, config.modelControlMode, config.loadModel);
-      await loadModels(registry, repo, log);
+      startupFailures.push(...(await loadModels(registry, repo, log)));
     }
     starting = false;
-    snapshots?.changed();
+    // A restore that lost models leaves the snapshot as it was (until a real change): a failed start must not
+    // quietly drop them from the next one.
+    if (!(opts.restore && startupFailures.length > 0)) snapshots?.changed();
     log.info({ inference: inference.url, management: management.url, metrics: metricsListener.url }, 'modelserver started');
 
     let stopping: Promise<void> | undefined;
@@ -205,6 +230,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       managementUrl: management.url,
       metricsUrl: metricsListener.url,
       registry,
+      startupFailures,
       stop: () =>
         (stopping ??= (async () => {
           // No new connections; on open ones readiness goes false and new requests get 503 with Connection:

@@ -29,7 +29,9 @@ export function accessLog(log: Logger, onResponse?: (status: number) => void) {
     } finally {
       const model = ctx.state.model as ModelState | undefined;
       const status = escapedStatus ?? ctx.status;
-      access.info(
+      // A 5xx is the server's problem: at error level, so `MS_LOG_LEVEL=error` and level filters still show it.
+      (status >= 500 ? access.error : access.info).call(
+        access,
         {
           method: ctx.method,
           path: ctx.path,

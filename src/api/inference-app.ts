@@ -24,6 +24,8 @@ export interface InferenceDeps {
   modelApi?: boolean;
   /** Healthy: start-up finished and every model has its minimum of ready workers. */
   healthy: () => boolean;
+  /** Why /ping is Unhealthy, when it is for a reason a user can act on (a model named at start failed). */
+  unhealthyReason?: () => string | undefined;
   /** Security (src/api/cors.ts, src/api/auth.ts): CORS when configured, then the token check when tokens are on. */
   cors?: Middleware;
   auth?: Middleware;
@@ -65,7 +67,8 @@ export function createInferenceApp(deps: InferenceDeps): Koa {
   router.get('/ping', (ctx) => {
     const healthy = deps.healthy();
     ctx.status = healthy ? 200 : 500;
-    ctx.body = { status: healthy ? 'Healthy' : 'Unhealthy' };
+    const reason = healthy ? undefined : deps.unhealthyReason?.();
+    ctx.body = reason ? { status: 'Unhealthy', reason } : { status: healthy ? 'Healthy' : 'Unhealthy' };
   });
 
   const predict = async (ctx: Context) => {

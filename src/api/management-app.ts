@@ -9,7 +9,7 @@ import type { Registry } from '../registry/registry.ts';
 import { describeVersion } from './describe.ts';
 import { managementDocument } from './openapi/management.ts';
 import { apiDescription } from './openapi/serve.ts';
-import { boolParam, intParam, readParams } from './params.ts';
+import { boolParam, intParam, runtimeParam, readParams } from './params.ts';
 import { useFront } from './front.ts';
 
 export interface ManagementDeps {
@@ -63,6 +63,8 @@ export function createManagementApp(deps: ManagementDeps): Koa {
     const responseTimeout = intParam(p, 'response_timeout', -1);
     const initialWorkers = intParam(p, 'initial_workers', 0);
     const synchronous = boolParam(p, 'synchronous') ?? true;
+    const startupTimeout = intParam(p, 'startup_timeout', 1);
+    runtimeParam(p);
     const url = await deps.resolveUrl(p.url);
     const mv = await registry.register({
       url,
@@ -70,6 +72,7 @@ export function createManagementApp(deps: ManagementDeps): Koa {
       handler: p.handler || undefined,
       initialWorkers,
       synchronous,
+      startupTimeout,
       overrides: {
         ...(batchSize !== undefined && { batchSize }),
         ...(maxBatchDelay !== undefined && { maxBatchDelay }),

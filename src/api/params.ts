@@ -85,3 +85,11 @@ export function boolParam(p: Params, name: string): boolean | undefined {
   if (v === 'false') return false;
   throw new ServeError('BadRequest', `parameter ${name} = "${s}" is not allowed: expected true or false`);
 }
+
+/** TorchServe's `runtime`: validated (TorchServe answers 400 for an unknown one); `node` is the only runtime here. */
+export function runtimeParam(p: Params): void {
+  const s = p.runtime;
+  if (s === undefined || s === '' || s.trim().toLowerCase() === 'node') return;
+  const python = /^python\d*$/i.test(s.trim()) ? ' (TorchServe\'s python runtime runs Python handlers; handlers here are ES modules)' : '';
+  throw new ServeError('BadRequest', `parameter runtime = "${s}" is not allowed: the only runtime is "node"${python}; leave runtime out`);
+}

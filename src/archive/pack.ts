@@ -8,6 +8,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import AdmZip from 'adm-zip';
 import { ServeError } from '../errors.ts';
+import { BUILTIN_HANDLERS } from '../handler/builtins.ts';
 import type { Manifest } from '../handler/contract.ts';
 import { MANIFEST_PATH, createManifest, modelNameProblem, parseHandlerSpec } from './manifest.ts';
 
@@ -93,7 +94,10 @@ async function resolveHandler(set: FileSet, handler: string): Promise<string> {
   if (st !== null && st.isFile()) return (await addFile(set, spec.file, '--handler')) + suffix;
   const inArchive = spec.file.replaceAll('\\', '/').replace(/^(\.\/)+/, '');
   if (set.files.has(inArchive)) return inArchive + suffix;
-  bad(`--handler "${handler}" is not a built-in handler, an existing file, or a file among the extra files`);
+  bad(
+    `--handler "${handler}" is not a built-in handler (${BUILTIN_HANDLERS.join(', ')}), an existing file, ` +
+      'or a file among the extra files',
+  );
 }
 
 function outputPath(opts: PackOptions): string {

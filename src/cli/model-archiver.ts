@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { packArchive, type PackOptions } from '../archive/pack.ts';
+import { torchServeOnly } from './torchserve-options.ts';
 
 export interface CliIO {
   out(text: string): void;
@@ -28,6 +29,9 @@ interface ArchiverArgs {
   archiveFormat: NonNullable<PackOptions['archiveFormat']>;
   configFile?: string;
   force?: boolean;
+  modelFile?: string;
+  requirementsFile?: string;
+  runtime?: string;
 }
 
 function buildProgram(io: CliIO): Command {
@@ -46,6 +50,9 @@ function buildProgram(io: CliIO): Command {
     )
     .option('-c, --config-file <path>', 'model-config YAML')
     .option('-f, --force', 'overwrite an existing archive')
+    .option('--model-file <path>', "TorchServe's Python model definition: not used here (see the message)")
+    .option('--requirements-file <path>', "TorchServe's pip requirements: not used here (see the message)")
+    .option('--runtime <runtime>', 'node (the only runtime; TorchServe: python)')
     .helpOption('-h, --help', 'show this help')
     .allowExcessArguments(false)
     .exitOverride()
@@ -72,6 +79,11 @@ export async function main(argv: string[], io: CliIO = PROCESS_IO): Promise<numb
   }
   const args = program.opts<ArchiverArgs>();
   try {
+    const refusal = await torchServeOnly(args);
+    if (refusal) {
+      io.err(`error: ${refusal}\n`);
+      return 1;
+    }
     const written = await packArchive({
       modelName: args.modelName,
       version: args.version,

@@ -12,7 +12,8 @@ import { loadConfig, type ServerConfig } from '../config/config.ts';
 import { isServeError } from '../errors.ts';
 import { modelDirSettings } from './model-dir.ts';
 import { needsRelaunch, relaunch, serverEnv, watchLauncher } from './malloc.ts';
-import { defaultPidFile, isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.ts';
+import { defaultPidFile, describeServer, isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.ts';
+import { formatAddress, readFrom, reportStartupFailures } from './start-report.ts';
 
 interface Options {
   start?: boolean;
@@ -24,7 +25,7 @@ interface Options {
   ncs?: boolean;
   configSnapshots: boolean;
   snapshotDir: string;
-  pidFile: string;
+  pidFile?: string;
   logFile?: string;
   startTimeout: string;
   disableTokenAuth?: boolean;
@@ -39,6 +40,11 @@ interface Options {
   repositoryPollSecs?: string;
   strictModelConfig?: string | boolean;
   logVerbose?: string;
+  strictReadiness?: string | boolean;
+  workflowStore?: string;
+  logConfig?: string;
+  cppLogConfig?: string;
+  pluginsPath?: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -55,7 +61,7 @@ function program(): Command {
     .option('--ncs', 'no config snapshots: neither restore the last one nor write new ones')
     .option('--no-config-snapshots', 'the same as --ncs')
     .option('--snapshot-dir <dir>', 'where the model snapshot is kept', 'logs/config')
-    .option('--pid-file <file>', 'pid file used by --stop', defaultPidFile())
+    .option('--pid-file <file>', 'pid file used by --stop (default: one per configured addresses, in the temp folder; MS_PID_FILE)')
     .option('--log-file <file>', 'with --start: where the background server logs (default: logs/modelserver.log)')
     .option('--start-timeout <s>', 'with --start: seconds to wait for the server to answer', '60')
     .option('--dt, --disable-token-auth', 'turn token authorization off (TorchServe\'s flag; disable_token_authorization=true)')
@@ -72,11 +78,17 @@ function program(): Command {
     .option('--repository-poll-secs <s>', 'with --model-control-mode=poll: seconds between repository scans (default 15)')
     .option('--strict-model-config [bool]', 'repository models need a complete config.pbtxt (default false: completed from the model)')
     .option('--log-verbose <level>', "Triton's flag: 0 info, 1 or more debug")
+    // TorchServe's flags for what this server does not have: accepted, with a note at start saying so.
+    .option('--workflow-store <dir>', "TorchServe's workflow store (workflow_store; no workflows are served)")
+    .option('--log-config <file>', "TorchServe's log4j2 file: not used (logs: MS_LOG_LEVEL, MS_LOG_FORMAT)")
+    .option('--cpp-log-config <file>', "TorchServe's C++ backend log config: not used")
+    .option('--ppath, --plugins-path <dir>', "TorchServe's Java plugins: not used")
+    .option('--strict-readiness [bool]', "Triton's flag (strict_readiness): /ping stays Unhealthy and --start fails while a model named at start failed (default true)")
     .version(archiverVersion(), '-v, --version', 'print the version')
     .helpOption('-h, --help');
 }
 
-async function configFrom(opts: Options) {
+async function configFrom(opts: Options, quiet = false) {
   const cli: Record<string, string> = {};
   if (opts.modelStore !== undefined) cli.model_store = opts.modelStore;
   if (opts.models !== undefined) cli.load_models = opts.models.join(',');
@@ -88,9 +100,24 @@ async function configFrom(opts: Options) {
   if (opts.loadModel !== undefined) cli.load_model = opts.loadModel.join(',');
   if (opts.repositoryPollSecs !== undefined) cli.repository_poll_secs = opts.repositoryPollSecs;
   if (opts.strictModelConfig !== undefined) cli.strict_model_config = String(opts.strictModelConfig === true ? 'true' : opts.strictModelConfig);
+  if (opts.workflowStore !== undefined) cli.workflow_store = opts.workflowStore;
+  if (opts.cppLogConfig !== undefined) cli.cpp_log_config = opts.cppLogConfig;
+  if (opts.pluginsPath !== undefined) cli.plugins_path = opts.pluginsPath;
+  if (opts.logConfig !== undefined && !quiet) {
+    process.stderr.write(`note: --log-config ${opts.logConfig}: log4j2 settings have no meaning here; logs are pino lines on stderr (MS_LOG_LEVEL, MS_LOG_FORMAT; --log-file with --start)\n`);
+  }
+  if (opts.strictReadiness !== undefined) cli.strict_readiness = opts.strictReadiness === true ? 'true' : String(opts.strictReadiness);
   const configFile = opts.tsConfig ?? process.env.TS_CONFIG_FILE ?? (fs.existsSync('config.properties') ? 'config.properties' : undefined);
-  const config = loadConfig({ configFile, cli, env: process.env, warn: (m) => process.stderr.write(`warning: ${m}\n`) });
-  return withPorts(config, opts);
+  const config = loadConfig({
+    configFile,
+    cli,
+    env: process.env,
+    warn: (m) => quiet || process.stderr.write(`warning: ${m}\n`),
+    info: (m) => quiet || process.stderr.write(`note: ${m}\n`),
+  });
+  const ported = withPorts(config, opts);
+  opts.pidFile ??= defaultPidFile([ported.inferenceAddress, ported.managementAddress, ported.metricsAddress].map(formatAddress));
+  return ported;
 }
 
 /** Triton's --http-port and --metrics-port change only the port of the address configured (host stays). */
@@ -111,24 +138,32 @@ function withPorts(config: ServerConfig, opts: Options): ServerConfig {
   });
 }
 
+/** The pid file: set by --pid-file, or by configFrom() from the configured addresses. */
+const pidFileOf = (opts: Options): string => opts.pidFile!;
+
 async function foreground(opts: Options): Promise<number> {
   const config = await configFrom(opts);
-  const running = readPidFile(opts.pidFile);
+  // Readable lines in a terminal, JSON otherwise (a log file, a collector); MS_LOG_FORMAT decides when set.
+  const format = (await import('../log.ts')).logFormat(process.env, process.stderr.isTTY === true);
+  const pidFile = pidFileOf(opts);
+  const running = readPidFile(pidFile);
   if (running && running.pid !== process.pid && isAlive(running.pid)) {
-    throw new Error(`a modelserver is already running (pid ${running.pid}, pid file ${opts.pidFile}); stop it with --stop`);
+    throw new Error(`a modelserver with these addresses is already running (${describeServer(running)}; pid file ${pidFile}); stop it with --stop`);
   }
-  writePidFile(opts.pidFile, { pid: process.pid });
+  const self = { pid: process.pid, cwd: process.cwd(), ...(config.configFile && { configFile: config.configFile }) };
+  writePidFile(pidFile, self);
   // Loaded here, not at the top: `--start` and `--stop` only spawn or signal, and start faster without them.
   const [{ createLogger, flushLogs }, { readSnapshot }, { startServer }] = await Promise.all([
     import('../log.ts'),
     import('../registry/snapshot.ts'),
     import('../server.ts'),
   ]);
-  const log = createLogger();
+  process.env.MS_LOG_FORMAT = format; // worker threads format handler lines the same way
+  const log = createLogger(undefined, 2, format);
   watchLauncher(() => {
     log.warn('the modelserver command that started this server has gone: stopping at once');
     flushLogs(log);
-    removePidFile(opts.pidFile);
+    removePidFile(pidFile);
     process.exit(1);
   });
   const snapshotDir = opts.ncs || !opts.configSnapshots ? undefined : path.resolve(opts.snapshotDir);
@@ -140,14 +175,15 @@ async function foreground(opts: Options): Promise<number> {
     server = await startServer(config, { log, snapshotDir, restore });
   } catch (err) {
     flushLogs(log);
-    removePidFile(opts.pidFile);
+    removePidFile(pidFile);
     throw err;
   }
-  writePidFile(opts.pidFile, {
-    pid: process.pid,
+  writePidFile(pidFile, {
+    ...self,
     inference: server.inferenceUrl,
     management: server.managementUrl,
     metrics: server.metricsUrl,
+    ...(server.startupFailures.length > 0 && { failed: [...server.startupFailures] }),
   });
   await new Promise<void>((resolve) => {
     let signals = 0;
@@ -159,38 +195,41 @@ async function foreground(opts: Options): Promise<number> {
       }
       log.warn({ signal: sig }, 'stopping at once');
       flushLogs(log);
-      removePidFile(opts.pidFile);
+      removePidFile(pidFile);
       process.exit(1);
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    process.on('SIGHUP', onSignal); // the terminal of --foreground closed
   });
   await server.stop();
   flushLogs(log);
-  removePidFile(opts.pidFile);
+  removePidFile(pidFile);
   return 0;
 }
 
 /** Starts a detached foreground server and waits until it answers /ping, or reports why it could not. */
 async function background(opts: Options, argv: string[]): Promise<number> {
-  await configFrom(opts); // refuse a bad config here, with its message, before anything starts
-  const running = readPidFile(opts.pidFile);
+  const config = await configFrom(opts); // refuse a bad config here, with its message, before anything starts
+  const pidFile = pidFileOf(opts);
+  const running = readPidFile(pidFile);
   if (running && isAlive(running.pid)) {
-    process.stderr.write(`error: a modelserver is already running (pid ${running.pid}); stop it with --stop\n`);
+    process.stderr.write(`error: a modelserver with these addresses is already running (${describeServer(running)}); stop it with --stop\n`);
     return 1;
   }
   const logFile = path.resolve(opts.logFile ?? path.join('logs', 'modelserver.log'));
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const out = fs.openSync(logFile, 'a');
+  const logStart = fs.fstatSync(out).size; // a failed start shows this run's lines only
   const script = fileURLToPath(import.meta.url);
-  const args = [...process.execArgv, script, ...argv.filter((a) => a !== '--start'), '--foreground', '--pid-file', opts.pidFile];
+  const args = [...process.execArgv, script, ...argv.filter((a) => a !== '--start'), '--foreground', '--pid-file', pidFile];
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out], env: serverEnv(process.env) });
   fs.closeSync(out);
   let exited: number | null = null;
   child.on('exit', (code) => (exited = code ?? 1));
   const deadline = Date.now() + Number(opts.startTimeout) * 1000;
   while (Date.now() < deadline) {
-    const found = readPidFile(opts.pidFile);
+    const found = readPidFile(pidFile);
     const info = found && found.pid === child.pid && found.inference ? found : undefined;
     if (info) {
       // The server writes its addresses once it has started; /ping is asked for the message only (an https
@@ -198,11 +237,14 @@ async function background(opts: Options, argv: string[]): Promise<number> {
       const res = await fetch(`${info.inference}/ping`).catch(() => undefined);
       const ping = res ? `; /ping: ${(await res.text()).trim()}` : '';
       child.unref();
+      if (info.failed?.length) {
+        return await reportStartupFailures(info.failed, config.strictReadiness, { pid: child.pid!, logFile, exited: () => exited !== null, started: info });
+      }
       process.stdout.write(`modelserver started (pid ${child.pid}): inference ${info.inference}, management ${info.management}, metrics ${info.metrics}${ping}\n`);
       return 0;
     }
     if (exited !== null) {
-      const tail = fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n');
+      const tail = readFrom(logFile, logStart).trim().split('\n').slice(-5).join('\n');
       process.stderr.write(`error: the server exited with code ${exited} before answering:\n${tail}\n`);
       return 1;
     }
@@ -214,16 +256,18 @@ async function background(opts: Options, argv: string[]): Promise<number> {
 }
 
 async function stop(opts: Options): Promise<number> {
-  const info = readPidFile(opts.pidFile);
+  if (opts.pidFile === undefined) await configFrom(opts, true); // the pid file of the configured addresses
+  const pidFile = pidFileOf(opts);
+  const info = readPidFile(pidFile);
   if (!info || !isAlive(info.pid)) {
-    fs.rmSync(opts.pidFile, { force: true });
-    process.stdout.write('modelserver is not running\n');
+    fs.rmSync(pidFile, { force: true });
+    process.stdout.write(`modelserver is not running (no server in ${pidFile})\n`);
     return 0;
   }
   process.kill(info.pid, 'SIGTERM');
   while (isAlive(info.pid)) await sleep(20);
-  fs.rmSync(opts.pidFile, { force: true });
-  process.stdout.write(`modelserver stopped (pid ${info.pid})\n`);
+  fs.rmSync(pidFile, { force: true });
+  process.stdout.write(`modelserver stopped (${describeServer(info)})\n`);
   return 0;
 }
 

@@ -90,6 +90,13 @@ export interface ServerConfig {
   readonly repositoryPollSecs: number;
   /** Triton's --load-model names (explicit mode; `*` loads everything). */
   readonly loadModel: readonly string[];
+  /**
+   * Ours (Triton's --strict-readiness): while a model named at start failed to load, /ping is Unhealthy and
+   * `--start` stops the server it started. false: TorchServe's leniency (serve what loaded). Default true.
+   */
+  readonly strictReadiness: boolean;
+  /** Where each key that was set came from (`command line`, `environment variable MS_X`, the file's name). */
+  readonly sources: Readonly<Record<string, string>>;
   /** The effective text of every known key that was set (file, env, CLI merged; after `$$ENV$$`). */
   readonly properties: Readonly<Record<string, string>>;
 }
@@ -147,7 +154,11 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
     try {
       contents = readFileSync(configFile, 'utf8');
     } catch (e) {
-      throw new ServeError('BadRequest', `cannot read config file ${label}: ${(e as Error).message}`, { cause: e });
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? `${configFile} does not exist (check --ts-config or TS_CONFIG_FILE)`
+        : code === 'EISDIR' ? `${configFile} is a folder, not a config.properties file`
+        : code === 'EACCES' ? `${configFile} is not readable by this user` : (e as Error).message;
+      throw new ServeError('BadRequest', `cannot read config file ${label}: ${why}`, { cause: e });
     }
     for (const [key, raw] of Object.entries(parseProperties(contents))) {
       if (!checkKey(key, `in ${label}`, warn, info)) continue;
@@ -194,9 +205,16 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
     key === 'allowed_urls' && !useEnvAllowedUrls ? (cli[key] ?? file[key]) : candidate(key);
 
   const properties: Record<string, string> = {};
+  const sources: Record<string, string> = {};
   for (const key of Object.keys(KEYS)) {
     const c = effective(key);
-    if (c) properties[key] = c.value;
+    if (c) {
+      properties[key] = c.value;
+      sources[key] = c.source;
+    }
+  }
+  if (properties.workflow_store !== undefined) {
+    info(`${sources.workflow_store}: workflow_store is read, but modelserver serves no workflows (no /workflows API)`);
   }
 
   function get<T>(key: UsedKey, parser: Parser<T>): T | undefined;
@@ -265,6 +283,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
     strictModelConfig: get('strict_model_config', bool, false),
     repositoryPollSecs: get('repository_poll_secs', nonNegativeInt, 15),
     loadModel: (get('load_model', text) ?? '').split(',').map((x) => x.trim()).filter((x) => x !== ''),
+    strictReadiness: get('strict_readiness', bool, true),
+    sources,
     properties,
   };
   checkTls(config, (key) => effective(key)?.source);

@@ -30,6 +30,7 @@ const USED = [
   'max_workers_per_model', 'max_workers_total', 'default_queue_timeout_ms', 'max_connections',
   // Triton's repository flags (issue 13), under property names so config.properties and MS_ variables take them too.
   'model_repository', 'model_control_mode', 'strict_model_config', 'repository_poll_secs', 'load_model',
+  'strict_readiness',
 ] as const;
 
 const SILENT = [

@@ -36,6 +36,8 @@ export interface RegistryOptions {
   onQueueFull?: (name: string, version: string) => void;
   /** Most workers (max_worker) one version may have, and all versions together (max_workers_per_model/_total). */
   workerCaps?: { perModel: number; total: number };
+  /** Seconds a synchronous registration waits for its workers (default_startup_timeout); unset: no limit. */
+  startupTimeout?: number;
   /** Called after every change worth a snapshot (models, versions, default, workers, batch settings). */
   onChange?: () => void;
 }
@@ -58,6 +60,8 @@ export interface RegisterRequest {
   synchronous?: boolean;
   /** Make this version the default (otherwise the first version registered stays the default). */
   makeDefault?: boolean;
+  /** TorchServe's startup_timeout (seconds): workers not ready by then fail a synchronous registration (500). */
+  startupTimeout?: number;
 }
 
 interface Entry {
@@ -191,7 +195,7 @@ export class Registry {
       return created;
     }
     try {
-      await started;
+      await withStartupTimeout(started, req.startupTimeout ?? this.opts.startupTimeout, latest);
     } catch (err) {
       await Promise.allSettled(starts);
       for (const mv of created) await this.remove(mv);
@@ -295,6 +299,11 @@ export class Registry {
     return mv;
   }
 
+  /** True when a model of this name is registered (in any state). */
+  has(name: string): boolean {
+    return this.models.has(name);
+  }
+
   versionsOf(name: string): ModelVersion[] {
     const entry = this.models.get(name);
     if (!entry) throw new ServeError('ModelNotFound', `Model not found: ${name}`);
@@ -373,4 +382,16 @@ export class Registry {
       this.opts.onChange = onChange;
     }
   }
+}
+
+/** Rejects with a 500 naming startup_timeout when the workers are not ready in time (TorchServe's behaviour). */
+function withStartupTimeout(started: Promise<unknown>, seconds: number | undefined, mv: ModelVersion): Promise<unknown> {
+  if (seconds === undefined || seconds <= 0) return started;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new ServeError('InternalServerError', `model "${mv.name}" version ${mv.version}: the workers did not load within ${seconds} s (startup_timeout); raise startup_timeout or default_startup_timeout`));
+    }, seconds * 1000);
+  });
+  return Promise.race([started, timeout]).finally(() => clearTimeout(timer));
 }

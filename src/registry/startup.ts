@@ -11,6 +11,21 @@ export interface StartupModel {
   name?: string;
 }
 
+/** A model named at start (load_models, --models, the snapshot) that did not load, and why. */
+export interface StartupFailure {
+  /** The name it was to be served under: the given name, else the archive's file name without `.mar`. */
+  model: string;
+  url: string;
+  error: string;
+  /** Named by the restored snapshot (rather than load_models / --models). */
+  fromSnapshot?: boolean;
+}
+
+/** The name a start-up entry would be served under when its archive cannot tell (it did not load). */
+export function intendedName(m: StartupModel): string {
+  return m.name ?? path.basename(m.url).replace(/\.(mar|zip|tar\.gz|tgz)$/i, '');
+}
+
 /** Archives and no-archive folders in the model store, for `load_models=all`. */
 export async function everyArchive(store: string): Promise<StartupModel[]> {
   const entries = await fs.readdir(store, { withFileTypes: true });
@@ -55,7 +70,8 @@ export async function repositoryStartup(
  * Loads models side by side; one that fails is logged and left out, as TorchServe does. When several versions of
  * one model are listed, the first listed that loaded is the default, whatever order they finished loading in.
  */
-export async function loadModels(registry: Registry, models: StartupModel[], log: Logger): Promise<void> {
+export async function loadModels(registry: Registry, models: StartupModel[], log: Logger): Promise<StartupFailure[]> {
+  const failures: StartupFailure[] = [];
   const loaded = await Promise.all(
     models.map(async (m) => {
       try {
@@ -63,7 +79,9 @@ export async function loadModels(registry: Registry, models: StartupModel[], log
         for (const mv of versions) log.info({ model: mv.name, version: mv.version, workers: mv.readyWorkers }, 'model loaded');
         return versions.length === 1 ? versions[0] : undefined; // a Triton folder's newest version is already its default
       } catch (err) {
-        log.error({ url: m.url, error: (err as Error).message }, 'model failed to load at start-up');
+        const error = (err as Error).message;
+        failures.push({ model: intendedName(m), url: m.url, error });
+        log.error({ model: intendedName(m), url: m.url, error }, 'model failed to load at start-up');
         return undefined;
       }
     }),
@@ -74,10 +92,12 @@ export async function loadModels(registry: Registry, models: StartupModel[], log
     seen.add(mv.name);
     registry.setDefault(mv.name, mv.version);
   }
+  return failures;
 }
 
 /** Registers every version of the snapshot with its settings, then restores the default versions. */
-export async function restoreSnapshot(registry: Registry, snap: ModelSnapshot, log: Logger): Promise<void> {
+export async function restoreSnapshot(registry: Registry, snap: ModelSnapshot, log: Logger): Promise<StartupFailure[]> {
+  const failures: StartupFailure[] = [];
   const jobs: Promise<void>[] = [];
   for (const [name, versions] of Object.entries(snap.models)) {
     for (const [version, v] of Object.entries(versions)) {
@@ -103,7 +123,10 @@ export async function restoreSnapshot(registry: Registry, snap: ModelSnapshot, l
             if (mv.version !== version) log.warn({ model: name, expected: version, got: mv.version }, 'the archive now holds another version');
             log.info({ model: mv.name, version: mv.version, workers: mv.readyWorkers }, 'model restored from snapshot');
           })
-          .catch((err: Error) => log.error({ model: name, version, url: v.marName, error: err.message }, 'model in the snapshot failed to load')),
+          .catch((err: Error) => {
+            failures.push({ model: name, url: v.marName, error: err.message, fromSnapshot: true });
+            log.error({ model: name, version, url: v.marName, error: err.message }, 'model in the snapshot failed to load');
+          }),
       );
     }
   }
@@ -119,4 +142,5 @@ export async function restoreSnapshot(registry: Registry, snap: ModelSnapshot, l
       }
     }
   }
+  return failures;
 }

@@ -1,4 +1,5 @@
 /** The HandlerContext a worker hands to its handler; one per worker, response settings reset per batch. */
+import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
 import type {
   HandlerContext,
@@ -119,7 +120,13 @@ function replacer(_key: string, value: unknown): unknown {
  * `name`, `component: "handler"`, the model, version and worker, then the handler's fields and `msg`),
  * filtered by `MS_LOG_LEVEL` like the server's.
  */
-function makeLogger(bindings: Record<string, unknown>): HandlerLogger {
+/** pino-pretty's formatter, as the server's terminal logger uses it (MS_LOG_FORMAT=pretty, set by --foreground). */
+function prettyLines(): (line: string) => string {
+  const { prettyFactory } = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+  return prettyFactory({ translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name', colorize: process.stderr.isTTY === true });
+}
+
+export function makeLogger(bindings: Record<string, unknown>): HandlerLogger {
   const threshold = LEVELS[(process.env.MS_LOG_LEVEL ?? 'info').toLowerCase()] ?? LEVELS.info;
   const write = (level: number) => (msg: string, extra?: Record<string, unknown>) => {
     if (level < threshold) return;
@@ -130,7 +137,8 @@ function makeLogger(bindings: Record<string, unknown>): HandlerLogger {
     } catch {
       line = JSON.stringify({ ...head, msg: String(msg), extra: '[unserializable]' });
     }
-    process.stderr.write(line + '\n');
+    process.stderr.write(pretty ? pretty(line) : line + '\n');
   };
+  const pretty = process.env.MS_LOG_FORMAT === 'pretty' ? prettyLines() : undefined;
   return { debug: write(LEVELS.debug), info: write(LEVELS.info), warn: write(LEVELS.warn), error: write(LEVELS.error) };
 }

@@ -10,7 +10,10 @@ import { ServeError, type WireError } from '../errors.ts';
 import type { Handler } from '../handler/contract.ts';
 import type { InferenceSession } from 'onnxruntime-node';
 import type { BatchResult, BatchTask, ModelIO, TensorInfo, WorkerEvent, WorkerInit } from '../pool/messages.ts';
-import { WorkerContext } from './context.ts';
+import path from 'node:path';
+import { makeLogger, WorkerContext } from './context.ts';
+import { ErrorReporter, locate, syntaxErrorAt } from './error-report.ts';
+import { isBuiltinHandler } from '../handler/builtins.ts';
 import { loadHandler } from './load-handler.ts';
 import { runBatch } from './run-batch.ts';
 import { acceptsV2Requests, runV2Batch } from './tensors.ts';
@@ -70,10 +73,27 @@ function modelIO(session: InferenceSession): ModelIO {
   return { inputs: session.inputMetadata.map(info), outputs: session.outputMetadata.map(info) };
 }
 
+/** The handler's file in the model folder, when it is not a built-in. */
+function handlerFile(): string | undefined {
+  if (isBuiltinHandler(init.handler)) return undefined;
+  const colon = init.handler.lastIndexOf(':');
+  return path.join(init.modelDir, colon > 0 ? init.handler.slice(0, colon) : init.handler);
+}
+
+/** Why loading failed, with the handler's file and line when the handler is at fault; logged with the stack. */
 function wireError(err: unknown): WireError {
-  if (err instanceof ServeError) return err.toWire();
+  const file = handlerFile();
+  const syntax = err instanceof Error && err.name === 'SyntaxError' && file ? syntaxErrorAt(file) : undefined;
+  const at = syntax?.at ?? locate(err, init.modelDir);
+  if (err instanceof ServeError) return err.toWire(); // our own finding (not ONNX, no such handler): no stack
+  const log = makeLogger({ model: init.modelName, version: init.modelVersion, worker: workerId });
+  new ErrorReporter(log, init.modelDir).report(err, `model "${init.modelName}" failed to load`, {
+    ...(at && { at }),
+    ...(syntax && { source: syntax.excerpt }),
+  });
   const message = err instanceof Error ? err.message : String(err);
-  return new ServeError('HandlerError', `model "${init.modelName}" failed to load: ${message}`).toWire();
+  const where = at ? ` (at ${at})` : '';
+  return new ServeError('HandlerError', `model "${init.modelName}" failed to load: ${message}${where}`).toWire();
 }
 
 let loadError: WireError | undefined;

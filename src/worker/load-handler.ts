@@ -4,7 +4,8 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ServeError } from '../errors.ts';
 import type { Handler } from '../handler/contract.ts';
-import { isBuiltinHandler } from '../handler/builtins.ts';
+import { existsSync } from 'node:fs';
+import { BUILTIN_HANDLERS, isBuiltinHandler } from '../handler/builtins.ts';
 import { fileInModelDir } from './session.ts';
 
 export interface HandlerLocation {
@@ -51,6 +52,13 @@ function locate(loc: HandlerLocation): { url: string; exportName?: string; label
   const colon = loc.handler.lastIndexOf(':');
   const file = colon > 0 ? loc.handler.slice(0, colon) : loc.handler;
   const exportName = colon > 0 ? loc.handler.slice(colon + 1) : undefined;
+  const full = fileInModelDir(loc.modelDir, file);
+  if (!existsSync(full)) {
+    throw new ServeError(
+      'InvalidArchive',
+      `handler "${loc.handler}" is neither a built-in handler (${BUILTIN_HANDLERS.join(', ')}) nor a file in the archive`,
+    );
+  }
   return { url: pathToFileURL(fileInModelDir(loc.modelDir, file)).href, exportName, label: `"${loc.handler}"` };
 }
 

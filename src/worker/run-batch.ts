@@ -7,6 +7,16 @@ import type { BatchTimings, WireResponse } from '../pool/messages.ts';
 import { jsonText } from '../pool/json.ts';
 import { transferable } from '../pool/transfer.ts';
 import type { WorkerContext } from './context.ts';
+import { ErrorReporter } from './error-report.ts';
+
+/** One reporter per worker context: a handler bug is logged with its stack once, not once per request. */
+const reporters = new WeakMap<WorkerContext, ErrorReporter>();
+export function reportHandlerBug(ctx: WorkerContext, err: unknown, label: string): void {
+  if (statusOf(err) !== undefined || err instanceof ServeError) return; // the handler's own answer, not a bug
+  let r = reporters.get(ctx);
+  if (!r) reporters.set(ctx, (r = new ErrorReporter(ctx.logger, ctx.modelDir)));
+  r.report(err, `handler ${label} failed`);
+}
 
 export interface BatchOutcome {
   responses: WireResponse[];
@@ -28,6 +38,7 @@ export async function runBatch(
   try {
     results = await callHooks(handler, ctx, requests, timings);
   } catch (err) {
+    reportHandlerBug(ctx, err, label);
     const error = errorFrom(err, label);
     timings.handlerMs = performance.now() - t0;
     return { responses: requests.map(() => ({ ok: false, error })), timings, transfer: [] };
@@ -84,7 +95,10 @@ function errorFrom(err: unknown, label: string) {
 }
 
 function toWire(result: unknown, index: number, ctx: WorkerContext, label: string, transfer: ArrayBuffer[]): WireResponse {
-  if (result instanceof Error) return { ok: false, error: errorFrom(result, label) };
+  if (result instanceof Error) {
+    reportHandlerBug(ctx, result, label);
+    return { ok: false, error: errorFrom(result, label) };
+  }
   // Holds only what the handler set (no properties left undefined to copy across threads).
   const base = ctx.responseSettings(index) ?? {};
   if (result instanceof Uint8Array) {

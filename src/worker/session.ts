@@ -1,6 +1,7 @@
 /** Creating onnxruntime sessions inside a worker, always with an explicit thread budget. */
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { notOnnxMessage, ONNX_EXPORT_HINT, sniffModelFormat } from '../archive/model-format.ts';
 import { ServeError } from '../errors.ts';
 import type { SessionOptions } from '../handler/contract.ts';
 
@@ -38,12 +39,20 @@ export async function createSession(
   options: SessionOptions = {},
 ): Promise<ort.InferenceSession> {
   const full = fileInModelDir(modelDir, file);
-  return ort.InferenceSession.create(full, {
-    intraOpNumThreads: options.intraOpNumThreads ?? budget.intraOpThreads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
-    enableCpuMemArena: options.enableCpuMemArena ?? budget.cpuMemArena ?? false,
-    executionProviders: options.executionProviders ?? executionProvidersFor(budget.device),
-  });
+  const notOnnx = notOnnxMessage(await sniffModelFormat(full).catch(() => 'unknown' as const), file);
+  if (notOnnx) throw new ServeError('InvalidArchive', notOnnx);
+  try {
+    return await ort.InferenceSession.create(full, {
+      intraOpNumThreads: options.intraOpNumThreads ?? budget.intraOpThreads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+      enableCpuMemArena: options.enableCpuMemArena ?? budget.cpuMemArena ?? false,
+      executionProviders: options.executionProviders ?? executionProvidersFor(budget.device),
+    });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (!/Protobuf parsing failed/i.test(message)) throw err;
+    throw new ServeError('InvalidArchive', `${file} is not an ONNX model (onnxruntime: Protobuf parsing failed); ${ONNX_EXPORT_HINT}`);
+  }
 }

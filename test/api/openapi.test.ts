@@ -86,7 +86,19 @@ describe('OpenAPI descriptions', function () {
       expect(mgmt.paths['/models'].post!.security).to.deep.equal([{ managementKey: [] }]);
       expect(mgmt.paths['/token'].get!.security).to.deep.equal([{ apiKey: [] }]);
       expect(Object.keys(mgmt.components.securitySchemes!)).to.deep.equal(['apiKey', 'managementKey']);
-      expect(JSON.stringify(inferenceDocument({ tokens: false }))).to.not.contain('security');
+    });
+
+    it('declare the bearer schemes and 401s with tokens off too, the key optional, so generated clients can authenticate', async () => {
+      const inf = inferenceDocument({ tokens: false });
+      expect(inf.components.securitySchemes).to.have.property('inferenceKey').that.deep.includes({ type: 'http', scheme: 'bearer' });
+      expect(inf.paths['/predictions/{model}'].post!.security).to.deep.equal([{}, { inferenceKey: [] }]);
+      expect(inf.paths['/predictions/{model}'].post!.responses['401']).to.not.equal(undefined);
+      expect(inf.paths['/ping'].get!.security).to.deep.equal([]);
+      const mgmt = managementDocument({ tokens: false, tokenApi: false });
+      expect(mgmt.paths['/models'].post!.security).to.deep.equal([{}, { managementKey: [] }]);
+      expect(Object.keys(mgmt.components.securitySchemes!)).to.deep.equal(['managementKey']);
+      await expectValid(inf);
+      await expectValid(mgmt);
     });
   });
 

@@ -114,7 +114,7 @@ describe('config/loadConfig', () => {
   });
 
   it('refuses a config file it cannot read', () => {
-    refuses(undefined, ['cannot read config file', 'missing.properties'], { configFile: path.join(dir, 'missing.properties') });
+    refuses(undefined, ['cannot read config file', 'missing.properties', 'does not exist (check --ts-config'], { configFile: path.join(dir, 'missing.properties') });
   });
 
   describe('keys', () => {

@@ -17,6 +17,8 @@ const REGISTER: Parameter[] = [
   query('response_timeout', int(), 'Seconds; -1 or absent: the configured default_response_timeout.'),
   query('initial_workers', int({ minimum: 0 }), 'Workers to start; default: default_workers_per_model.'),
   query('synchronous', bool(true), 'Wait until the workers are up (200), or answer 202 at once.'),
+  query('startup_timeout', int({ minimum: 1 }), 'Seconds a synchronous registration waits for its workers (500 past it); default: default_startup_timeout.'),
+  query('runtime', { type: 'string', enum: ['node'] }, 'TorchServe\'s runtime; the only one is node (anything else is a 400).'),
 ];
 
 const SCALE: Parameter[] = [

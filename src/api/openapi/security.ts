@@ -1,6 +1,8 @@
 /**
- * Token authorization in a document: when tokens are on, each operation names the key it needs (the policy of
- * `src/api/auth.ts`: `keyFor`) and gets its 401; the open ones (health probes, the descriptions) say `security: []`.
+ * Token authorization in a document: each operation names the key it needs (the policy of `src/api/auth.ts`:
+ * `keyFor`) and gets its 401; the open ones (health probes, the descriptions) say `security: []`. With tokens off
+ * the key is optional (`[{}, {key: []}]`), so a client generated from a laptop's server can still authenticate
+ * against one with tokens on.
  */
 import type { KeyKind } from '../../security/tokens.ts';
 import { type Api, keyFor } from '../auth.ts';
@@ -18,9 +20,8 @@ const SCHEMES: Record<string, SecurityScheme> = {
 /** The description routes: served before the token check (as TorchServe's ApiDescriptionRequestHandler is). */
 export const DESCRIPTION_PATHS: readonly string[] = ['/', '/api-description'];
 
-/** Marks each operation's key when token authorization is on; returns the document unchanged when it is off. */
+/** Marks each operation's key: required when token authorization is on, optional when it is off. */
 export function withTokens(doc: Document, api: Api, tokensOn: boolean): Document {
-  if (!tokensOn) return doc;
   const used = new Set<string>();
   for (const [path, item] of Object.entries(doc.paths)) {
     for (const method of METHODS) {
@@ -32,7 +33,7 @@ export function withTokens(doc: Document, api: Api, tokensOn: boolean): Document
         continue;
       }
       used.add(SCHEME[kind]);
-      op.security = [{ [SCHEME[kind]]: [] }];
+      op.security = tokensOn ? [{ [SCHEME[kind]]: [] }] : [{}, { [SCHEME[kind]]: [] }];
       op.responses['401'] = errorResponse(shapeOf(path), 401);
     }
   }

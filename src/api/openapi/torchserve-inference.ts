@@ -63,10 +63,19 @@ export function torchServeInferencePaths(): Record<string, PathItem> {
         operationId: 'ping',
         tags: ['Health'],
         summary: 'Health check',
-        description: 'Healthy when start-up has finished and every model has its minimum of ready workers.',
+        description:
+          'Healthy when start-up has finished, every model has its minimum of ready workers and (strict_readiness, the default) ' +
+          'every model named at start loaded. Unhealthy says why when a model named at start failed (`reason`).',
         responses: {
           200: ok('Healthy.', ref('Status'), { status: 'Healthy' }),
-          500: ok('Unhealthy.', ref('Status'), { status: 'Unhealthy' }),
+          500: ok('Unhealthy.', {
+            type: 'object',
+            required: ['status'],
+            properties: {
+              status: { type: 'string', enum: ['Unhealthy'] },
+              reason: { type: 'string', description: 'The models named at start that failed to load, with why.' },
+            },
+          }, { status: 'Unhealthy', reason: 'model "mlp" named at start failed to load: model archive "mlp.mar" not found in the model store' }),
         },
       },
     },
