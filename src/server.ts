@@ -21,6 +21,7 @@ import { Registry } from './registry/registry.ts';
 import { SnapshotWriter, type ModelSnapshot } from './registry/snapshot.ts';
 import { everyArchive, loadModels, repositoryStartup, restoreSnapshot } from './registry/startup.ts';
 import { WorkDir } from './registry/workdir.ts';
+import { RepositoryPoller } from './registry/repository-poller.ts';
 import { setUpSecurity } from './security/setup.ts';
 import { createListener, type TlsFiles } from './security/tls.ts';
 
@@ -170,9 +171,14 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       const list = all ? (config.modelStore ? await everyArchive(config.modelStore) : []) : [...(config.loadModels ?? [])];
       await loadModels(registry, list, log);
     }
+    let poller: RepositoryPoller | undefined;
     if (config.modelRepository) {
       const repo = await repositoryStartup(registry, config.modelRepository, config.modelControlMode, config.loadModel);
       await loadModels(registry, repo, log);
+      if (config.modelControlMode === 'poll') {
+        poller = new RepositoryPoller(registry, config.modelRepository, Math.max(1, config.repositoryPollSecs) * 1000, log);
+        await poller.start();
+      }
     }
     starting = false;
     snapshots?.changed();
@@ -187,6 +193,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       stop: () =>
         (stopping ??= (async () => {
           // Readiness goes false and new requests get 503 while the ones in flight finish (bounded).
+          await poller?.stop();
           await gate.drain(opts.drainTimeoutMs ?? config.unregisterModelTimeout * 1000);
           for (const s of servers) s.closeAllConnections();
           await Promise.all(servers.map(close));

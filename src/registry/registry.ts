@@ -74,6 +74,10 @@ export class Registry {
     return this.opts.modelRepository;
   }
 
+  get strictModelConfig(): boolean {
+    return this.opts.strictModelConfig === true;
+  }
+
   get modelControlMode(): 'none' | 'poll' | 'explicit' {
     return this.opts.modelControlMode ?? 'explicit';
   }
@@ -99,6 +103,8 @@ export class Registry {
     if (roots.length === 0) {
       throw new ServeError('BadRequest', `cannot load "${url}": no model store or model repository is configured (--model-store, --model-repository)`);
     }
+    // "." is the model repository itself, when it is one model (a bare model.onnx, as KServe's /mnt/models).
+    if (url === '.' && this.opts.modelRepository) return this.opts.modelRepository;
     let first: string | undefined;
     for (const root of roots) {
       const full = path.resolve(root, url);

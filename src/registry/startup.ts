@@ -27,6 +27,9 @@ export async function everyArchive(store: string): Promise<StartupModel[]> {
 
 /** Every model in a Triton model repository (its folders, of any source kind), for --model-control-mode none/poll. */
 export async function everyRepositoryModel(repo: string): Promise<StartupModel[]> {
+  // The repository may itself be one model (a folder holding model.onnx, as KServe mounts /mnt/models).
+  const own = await kindOf(repo);
+  if (own === 'onnx' || own === 'triton') return [{ url: '.' }];
   const entries = await fs.readdir(repo, { withFileTypes: true });
   const out: StartupModel[] = [];
   for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {

@@ -158,3 +158,24 @@ describe('model sources: Triton configs checked against the model (explicit cont
     expect(unknown).to.deep.equal({ status: 400, json: { error: 'model "good": config max_batch_sise: unknown field "max_batch_sise"' } });
   });
 });
+
+describe('model sources: a model repository that is itself one bare model (KServe mounts /mnt/models so)', function () {
+  let store: TestStore;
+  let server: RunningServer;
+
+  before(async () => {
+    store = await TestStore.create();
+    const root = path.join(path.dirname(store.dir), 'models');
+    await writeRepository(path.dirname(root), { models: { bare: addOne() } });
+    server = await startTestServer(store, [], { model_repository: root });
+  });
+  after(async () => {
+    await server?.stop();
+    await store?.remove();
+  });
+
+  it('serves it under its folder name', async () => {
+    expect((await call(server, 'POST', '/v2/repository/index', { ready: true })).json).to.deep.equal([{ name: 'models', version: '1', state: 'READY' }]);
+    expect(outputOf(await call(server, 'POST', '/v2/models/models/infer', x4([0, 1, 2, 3])))).to.deep.equal([1, 2, 3, 4]);
+  });
+});
