@@ -74,11 +74,15 @@ describe('model sources: a Triton repository beside .mar archives, under one reg
     expect((await call(server, 'POST', '/v2/models/latest/versions/1/infer', x4([1, 1, 1, 1]))).status).to.equal(404);
   });
 
-  it("refuses load and unload as Triton does outside explicit control mode", async () => {
-    expect(await call(server, 'POST', '/v2/repository/models/adder/unload', {})).to.deep.equal({
-      status: 503,
-      json: { error: 'explicit model load / unload is not allowed if polling is enabled' },
-    });
+  it("refuses load and unload of repository models as Triton does outside explicit control mode; archives keep the API", async () => {
+    for (const action of ['load', 'unload']) {
+      expect(await call(server, 'POST', `/v2/repository/models/adder/${action}`, {})).to.deep.equal({
+        status: 503,
+        json: { error: 'explicit model load / unload is not allowed if polling is enabled' },
+      });
+    }
+    expect((await call(server, 'POST', '/v2/repository/models/archived/unload', {})).status).to.equal(200);
+    expect((await call(server, 'POST', '/v2/repository/models/archived/load', {})).status).to.equal(200);
   });
 });
 
