@@ -69,6 +69,8 @@ export interface ModelServerOptions {
   workers: number;
   /** Intra-op threads per worker; 0 lets the server derive them from cores and workers. */
   intraOpThreads?: number;
+  /** A Triton model repository served beside the archives (all its models). */
+  repository?: string;
 }
 
 export interface ModelServer extends Running {
@@ -88,6 +90,7 @@ export function writeServerConfig(o: ModelServerOptions): string {
     `load_models=${o.archives.join(',')}`,
     `default_workers_per_model=${o.workers}`,
     ...(o.intraOpThreads ? [`intra_op_threads=${o.intraOpThreads}`] : []),
+    ...(o.repository ? [`model_repository=${o.repository}`] : []),
   ];
   fs.writeFileSync(file, lines.join('\n') + '\n');
   return file;

@@ -26,7 +26,9 @@ export interface Results {
   targetRounds: Array<Partial<LoadRound>>;
   batchSizeSource: string;
   memory: MemoryResult;
-  startup: { mlp: StartupResult; cnn: StartupResult; cnnZipStore: StartupResult };
+  startup: { mlp: StartupResult; cnn: StartupResult; cnnZipStore: StartupResult; cnnRepository?: StartupResult };
+  /** The MLP over v2 at c=32 from mlp.mar and from a Triton repository folder, in one server. */
+  repositoryVsMar?: { mar: Noted<ServerPoint>; repository: Noted<ServerPoint> };
   targets: Target[];
 }
 
@@ -191,11 +193,19 @@ export function markdown(r: Results): string {
     ``,
     `\`modelserver --start\` with one archive, 2 workers (median of 3 tries, ms from running the command):`,
     table(['archive', 'server process logs its first line', 'model loaded', '/ping Healthy', 'command returned'],
-      ([['mlp.mar', 'mlp'], ['cnn.mar', 'cnn'], ['cnn.mar, zip-store', 'cnnZipStore']] as const).map(([label, k]) => {
+      ([['mlp.mar', 'mlp'], ['cnn.mar', 'cnn'], ['cnn.mar, zip-store', 'cnnZipStore'], ['cnn, Triton repository folder', 'cnnRepository']] as const).flatMap(([label, k]) => {
         const s = r.startup[k];
-        return [label, f(median(s.firstLogMs), 0), f(median(s.modelLoadedMs), 0), f(median(s.healthyMs), 0), f(median(s.commandMs), 0)];
+        return s ? [[label, f(median(s.firstLogMs), 0), f(median(s.modelLoadedMs), 0), f(median(s.healthyMs), 0), f(median(s.commandMs), 0)]] : [];
       })),
     ``,
+    ...(r.repositoryVsMar
+      ? [
+          `Repository vs .mar, the MLP over v2 JSON at c=32 in one server: mlp.mar ${f(r.repositoryVsMar.mar.rps)} req/s (p50 ${f(r.repositoryVsMar.mar.p50, 2)} ms), ` +
+            `repository folder ${f(r.repositoryVsMar.repository.rps)} req/s (p50 ${f(r.repositoryVsMar.repository.p50, 2)} ms): ` +
+            `${f((100 * r.repositoryVsMar.repository.rps) / r.repositoryVsMar.mar.rps, 1)}%.`,
+          ``,
+        ]
+      : []),
   ].join('\n');
 }
 
