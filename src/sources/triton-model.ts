@@ -66,6 +66,9 @@ export class TritonModel {
       out.device = gpu ? `cuda:${gpu.gpus?.[0] ?? 0}` : 'cpu';
     }
     Object.assign(out, this.batchSettings(c));
+    // The ONNX Runtime backend's thread parameter, in Triton's name.
+    const threads = Number(c.parameters?.intra_op_thread_count?.string_value);
+    if (Number.isInteger(threads) && threads > 0) out.intraOpThreads = threads;
     return out;
   }
 
