@@ -11,6 +11,7 @@ import { createManagementApp } from './api/management-app.ts';
 import { createMetricsApp } from './api/metrics-app.ts';
 import { intraOpThreadsFor, type Address, type LoadModel, type ServerConfig } from './config/config.ts';
 import { DrainGate } from './drain.ts';
+import { ServeError } from './errors.ts';
 import { createLogger, type Logger } from './log.ts';
 import { ServerMetrics } from './metrics/metrics.ts';
 import { urlResolver } from './archive/download.ts';
@@ -172,9 +173,17 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       await loadModels(registry, list, log);
     }
     let poller: RepositoryPoller | undefined;
-    if (config.modelRepository) {
+    const repoExists = config.modelRepository ? (await fs.stat(config.modelRepository).catch(() => undefined))?.isDirectory() : false;
+    if (config.modelRepository && !repoExists) {
+      log.warn({ model_repository: config.modelRepository }, 'the model repository folder does not exist: no repository model loads');
+    }
+    if (config.modelRepository && repoExists) {
       const repo = await repositoryStartup(registry, config.modelRepository, config.modelControlMode, config.loadModel);
-      await loadModels(registry, repo, log);
+      const failed = await loadModels(registry, repo, log);
+      // Triton's --exit-on-error (default true): a repository model that fails at start stops the start.
+      if (failed.length > 0 && config.exitOnError) {
+        throw new ServeError('InternalServerError', `failed to load all models (--exit-on-error=false serves the others): ${failed.join('; ')}`);
+      }
       if (config.modelControlMode === 'poll') {
         poller = new RepositoryPoller(registry, config.modelRepository, Math.max(1, config.repositoryPollSecs) * 1000, log);
         await poller.start();

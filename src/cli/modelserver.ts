@@ -36,6 +36,7 @@ interface Options {
   repositoryPollSecs?: string;
   strictModelConfig?: string | boolean;
   logVerbose?: string;
+  exitOnError?: string | boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -66,6 +67,7 @@ function program(): Command {
     .option('--repository-poll-secs <s>', 'with --model-control-mode=poll: seconds between repository scans (default 15)')
     .option('--strict-model-config [bool]', 'repository models need a complete config.pbtxt (default false: completed from the model)')
     .option('--log-verbose <level>', "Triton's flag: 0 info, 1 or more debug")
+    .option('--exit-on-error [bool]', 'a repository model that fails to load at start stops the start (default true, as Triton)')
     .version(archiverVersion(), '-v, --version', 'print the version')
     .helpOption('-h, --help');
 }
@@ -80,6 +82,7 @@ function configFrom(opts: Options) {
   if (opts.modelControlMode !== undefined) cli.model_control_mode = opts.modelControlMode;
   if (opts.loadModel !== undefined) cli.load_model = opts.loadModel.join(',');
   if (opts.repositoryPollSecs !== undefined) cli.repository_poll_secs = opts.repositoryPollSecs;
+  if (opts.exitOnError !== undefined) cli.exit_on_error = opts.exitOnError === true ? 'true' : String(opts.exitOnError);
   if (opts.strictModelConfig !== undefined) cli.strict_model_config = String(opts.strictModelConfig === true ? 'true' : opts.strictModelConfig);
   const configFile = opts.tsConfig ?? process.env.TS_CONFIG_FILE ?? (fs.existsSync('config.properties') ? 'config.properties' : undefined);
   const config = loadConfig({ configFile, cli, env: process.env, warn: (m) => process.stderr.write(`warning: ${m}\n`) });

@@ -83,6 +83,8 @@ export interface ServerConfig {
   readonly repositoryPollSecs: number;
   /** Triton's --load-model names (explicit mode; `*` loads everything). */
   readonly loadModel: readonly string[];
+  /** Triton's --exit-on-error (default true): a repository model that fails at start stops the start. */
+  readonly exitOnError: boolean;
   /** The effective text of every known key that was set (file, env, CLI merged; after `$$ENV$$`). */
   readonly properties: Readonly<Record<string, string>>;
 }
@@ -244,6 +246,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
     strictModelConfig: get('strict_model_config', bool, false),
     repositoryPollSecs: get('repository_poll_secs', nonNegativeInt, 15),
     loadModel: (get('load_model', text) ?? '').split(',').map((x) => x.trim()).filter((x) => x !== ''),
+    exitOnError: get('exit_on_error', bool, true),
     properties,
   };
   checkTls(config, (key) => effective(key)?.source);

@@ -58,7 +58,8 @@ export async function repositoryStartup(
  * Loads models side by side; one that fails is logged and left out, as TorchServe does. When several versions of
  * one model are listed, the first listed that loaded is the default, whatever order they finished loading in.
  */
-export async function loadModels(registry: Registry, models: StartupModel[], log: Logger): Promise<void> {
+export async function loadModels(registry: Registry, models: StartupModel[], log: Logger): Promise<string[]> {
+  const failures: string[] = [];
   const loaded = await Promise.all(
     models.map(async (m) => {
       try {
@@ -67,6 +68,7 @@ export async function loadModels(registry: Registry, models: StartupModel[], log
         return versions.length === 1 ? versions[0] : undefined; // a Triton folder's newest version is already its default
       } catch (err) {
         log.error({ url: m.url, error: (err as Error).message }, 'model failed to load at start-up');
+        failures.push(`${m.url}: ${(err as Error).message}`);
         return undefined;
       }
     }),
@@ -77,6 +79,7 @@ export async function loadModels(registry: Registry, models: StartupModel[], log
     seen.add(mv.name);
     registry.setDefault(mv.name, mv.version);
   }
+  return failures;
 }
 
 /** Registers every version of the snapshot with its settings, then restores the default versions. */

@@ -183,3 +183,40 @@ describe('model sources: a model repository that is itself one bare model (KServ
     expect(outputOf(await call(server, 'POST', '/v2/models/models/infer', x4([0, 1, 2, 3])))).to.deep.equal([1, 2, 3, 4]);
   });
 });
+
+describe("model sources: Triton's --exit-on-error for repository models that fail at start", function () {
+  let store: TestStore;
+  let repo: string;
+
+  before(async () => {
+    store = await TestStore.create();
+    repo = await writeRepository(path.join(path.dirname(store.dir), 'repo'), {
+      good: { versions: { '1': addOne() } },
+      broken: { config: 'platform: "tensorrt_plan"', versions: { '1': addOne() } },
+    });
+  });
+  after(async () => {
+    await store?.remove();
+  });
+
+  it('refuses to start by default, naming the model and why', async () => {
+    let message = '';
+    await startTestServer(store, [], { model_repository: repo }).then(
+      (s) => s.stop(),
+      (err: Error) => (message = err.message),
+    );
+    expect(message).to.match(/^failed to load all models \(--exit-on-error=false serves the others\): broken: broken\/config\.pbtxt: platform "tensorrt_plan" is not supported/);
+  });
+
+  it('serves the others with exit_on_error=false', async () => {
+    const server = await startTestServer(store, [], { model_repository: repo, exit_on_error: 'false' });
+    try {
+      expect((await call(server, 'POST', '/v2/repository/index', {})).json).to.deep.equal([
+        { name: 'broken', state: 'UNAVAILABLE', reason: 'unloaded' },
+        { name: 'good', version: '1', state: 'READY' },
+      ]);
+    } finally {
+      await server.stop();
+    }
+  });
+});
