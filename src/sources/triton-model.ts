@@ -96,6 +96,13 @@ export class TritonModel {
    * settings that only the model could decide (max_batch_size left to auto-complete).
    */
   loaded(io: ModelIO): Partial<ModelSettings> {
+    if (this.strict) {
+      for (const kind of ['input', 'output'] as const) {
+        if (!this.given[kind]?.length) {
+          throw new ServeError('InvalidArchive', `${this.source}: --strict-model-config=true: the config must list the model's ${kind}s (${kind} [...])`);
+        }
+      }
+    }
     let cfg = completeConfig(this.given, io, DEFAULT_MAX_BATCH_SIZE, this.strict);
     checkAgainstModel(cfg, io, this.source);
     // Triton: a max_batch_size set by auto-complete turns on the dynamic batcher when no scheduler is configured.

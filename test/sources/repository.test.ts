@@ -220,3 +220,34 @@ describe("model sources: Triton's --exit-on-error for repository models that fai
     }
   });
 });
+
+describe('model sources: --strict-model-config=true', function () {
+  let store: TestStore;
+  let server: RunningServer;
+
+  before(async () => {
+    store = await TestStore.create();
+    const repo = await writeRepository(path.join(path.dirname(store.dir), 'repo'), {
+      complete: { config: 'max_batch_size: 4\ninput [{ name: "x", data_type: TYPE_FP32, dims: [4] }]\noutput [{ name: "y", data_type: TYPE_FP32, dims: [4] }]', versions: { '1': addOne() } },
+      partial: { config: 'max_batch_size: 4', versions: { '1': addOne() } },
+      none: { versions: { '1': addOne() } },
+    });
+    server = await startTestServer(store, [], { model_repository: repo, model_control_mode: 'explicit', strict_model_config: 'true' });
+  });
+  after(async () => {
+    await server?.stop();
+    await store?.remove();
+  });
+
+  it('loads a complete config and refuses one that leaves things to the model, or none at all', async () => {
+    expect((await call(server, 'POST', '/v2/repository/models/complete/load', {})).status).to.equal(200);
+    expect(await call(server, 'POST', '/v2/repository/models/partial/load', {})).to.deep.equal({
+      status: 400,
+      json: { error: "partial/config.pbtxt: --strict-model-config=true: the config must list the model's inputs (input [...])" },
+    });
+    expect(await call(server, 'POST', '/v2/repository/models/none/load', {})).to.deep.equal({
+      status: 400,
+      json: { error: 'none: config.pbtxt is missing, and --strict-model-config=true needs one' },
+    });
+  });
+});
