@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { addOne } from '../../scripts/lib/onnx-models.ts';
 import type { RunningServer } from '../../src/server.ts';
@@ -124,6 +125,10 @@ describe('model sources: Triton configs checked against the model (explicit cont
     expect(described[0].batchSize).to.equal(1); // no dynamic_batching: requests are not batched together
     expect((await call(server, 'POST', '/v2/repository/models/good/unload', {})).status).to.equal(200);
     expect((await call(server, 'POST', '/v2/models/good/infer', x4([1, 2, 3, 4]))).status).to.equal(404);
+    // Served in place: unloading never touches the user's files.
+    expect((await fs.stat(path.join(repo, 'good', '1', 'model.onnx'))).isFile()).to.equal(true);
+    expect((await call(server, 'POST', '/v2/repository/models/good/load', {})).status).to.equal(200);
+    expect((await call(server, 'POST', '/v2/repository/models/good/unload', {})).status).to.equal(200);
   });
 
   it('refuses configs that disagree with the model, or that it cannot serve, naming the field', async () => {
