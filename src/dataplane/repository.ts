@@ -69,7 +69,7 @@ export async function repositoryIndex(registry: Registry, readyOnly: boolean): P
   const names = new Set(loaded.map((mv) => mv.name));
   const urls = new Set(loaded.map((mv) => mv.url));
   for (const [name, file] of await storeEntries(registry.modelStore, registry.modelRepository)) {
-    if (!names.has(name) && !urls.has(file)) entries.push({ name, state: 'UNAVAILABLE', reason: 'unloaded' });
+    if (!names.has(name) && !urls.has(file)) entries.push({ name, state: 'UNAVAILABLE', reason: registry.lastFailure(file) ?? 'unloaded' });
   }
   entries.sort((a, b) => a.name.localeCompare(b.name) || (a.version ?? '').localeCompare(b.version ?? ''));
   return readyOnly ? entries.filter((e) => e.state === 'READY') : entries;

@@ -63,6 +63,7 @@ interface Entry {
 
 export class Registry {
   private readonly models = new Map<string, Entry>();
+  private readonly failures = new Map<string, string>();
 
   constructor(private readonly opts: RegistryOptions) {}
 
@@ -125,6 +126,23 @@ export class Registry {
 
   /** Registers every version the source yields (a Triton folder's version policy may pick several). */
   async registerAll(req: RegisterRequest): Promise<ModelVersion[]> {
+    try {
+      const versions = await this.registerSource(req);
+      this.failures.delete(req.url);
+      return versions;
+    } catch (err) {
+      // Kept for the repository index (Triton shows why a model is UNAVAILABLE); a Conflict is no failure.
+      if (!(err instanceof ServeError && err.kind === 'Conflict')) this.failures.set(req.url, (err as Error).message);
+      throw err;
+    }
+  }
+
+  /** Why the last load of `url` failed, if it did and nothing loaded it since. */
+  lastFailure(url: string): string | undefined {
+    return this.failures.get(url);
+  }
+
+  private async registerSource(req: RegisterRequest): Promise<ModelVersion[]> {
     const source = await openSource(await this.locate(req.url), req.url);
     const prepared = await source.prepare({
       name: req.modelName,

@@ -217,7 +217,7 @@ describe("model sources: Triton's --exit-on-error for repository models that fai
     const server = await startTestServer(store, [], { model_repository: repo, exit_on_error: 'false' });
     try {
       expect((await call(server, 'POST', '/v2/repository/index', {})).json).to.deep.equal([
-        { name: 'broken', state: 'UNAVAILABLE', reason: 'unloaded' },
+        { name: 'broken', state: 'UNAVAILABLE', reason: 'broken/config.pbtxt: platform "tensorrt_plan" is not supported: modelserver runs ONNX models (platform "onnxruntime_onnx" or backend "onnxruntime")' },
         { name: 'good', version: '1', state: 'READY' },
       ]);
     } finally {
