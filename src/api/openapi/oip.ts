@@ -158,10 +158,10 @@ export function oipV2Paths(): Record<string, PathItem> {
       post: repo('repositoryIndex', 'Every registered version and every model store archive not loaded', ref('RepositoryIndex'), optionalJson('RepositoryIndexRequest'), [400]),
     },
     '/v2/repository/models/{name}/load': {
-      post: repo('repositoryLoad', 'Load the model store\'s {name}.mar (or folder {name})', status('load'), { parameters: [NAME], ...optionalJson('RepositoryLoadRequest') }, [400, 404, 405, 500]),
+      post: repo('repositoryLoad', 'Load the model repository\'s folder {name}, else the model store\'s {name}.mar (or folder {name}); parameters.config (JSON) replaces config.pbtxt', status('load'), { parameters: [NAME], ...optionalJson('RepositoryLoadRequest') }, [400, 404, 405, 500, 503]),
     },
     '/v2/repository/models/{name}/unload': {
-      post: repo('repositoryUnload', 'Unload every version of the model', status('unload'), { parameters: [NAME], requestBody: { required: false, content: json({ type: 'object' }) } }, [400, 404, 405]),
+      post: repo('repositoryUnload', 'Unload every version of the model', status('unload'), { parameters: [NAME], requestBody: { required: false, content: json({ type: 'object' }) } }, [400, 404, 405, 503]),
     },
   };
 }
