@@ -12,6 +12,7 @@ import { loadConfig, type ServerConfig } from '../config/config.ts';
 import { isServeError } from '../errors.ts';
 import { needsRelaunch, relaunch, serverEnv, watchLauncher } from './malloc.ts';
 import { defaultPidFile, isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.ts';
+import { addTritonFlags, tritonFlagProperties, tritonHttpHost } from './triton-flags.ts';
 
 interface Options {
   start?: boolean;
@@ -42,7 +43,7 @@ interface Options {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function program(): Command {
-  return new Command('modelserver')
+  return addTritonFlags(new Command('modelserver'))
     .description('Serve ONNX model archives (.mar) over TorchServe-compatible APIs')
     .option('--start', 'start the server in the background and return once it answers (the default action)')
     .option('--stop', 'stop the running server, letting in-flight requests finish')
@@ -83,6 +84,7 @@ function configFrom(opts: Options) {
   if (opts.loadModel !== undefined) cli.load_model = opts.loadModel.join(',');
   if (opts.repositoryPollSecs !== undefined) cli.repository_poll_secs = opts.repositoryPollSecs;
   if (opts.exitOnError !== undefined) cli.exit_on_error = opts.exitOnError === true ? 'true' : String(opts.exitOnError);
+  Object.assign(cli, tritonFlagProperties(opts as unknown as Record<string, unknown>, (m) => process.stderr.write(`warning: ${m}\n`)));
   if (opts.strictModelConfig !== undefined) cli.strict_model_config = String(opts.strictModelConfig === true ? 'true' : opts.strictModelConfig);
   const configFile = opts.tsConfig ?? process.env.TS_CONFIG_FILE ?? (fs.existsSync('config.properties') ? 'config.properties' : undefined);
   const config = loadConfig({ configFile, cli, env: process.env, warn: (m) => process.stderr.write(`warning: ${m}\n`) });
@@ -99,10 +101,13 @@ function withPorts(config: ServerConfig, opts: Options): ServerConfig {
   };
   const http = port('http-port', opts.httpPort);
   const metrics = port('metrics-port', opts.metricsPort);
-  if (http === undefined && metrics === undefined) return config;
+  const host = tritonHttpHost(opts as unknown as Record<string, unknown>);
+  if (http === undefined && metrics === undefined && host === undefined) return config;
   return Object.freeze({
     ...config,
-    ...(http !== undefined && { inferenceAddress: { ...config.inferenceAddress, port: http } }),
+    ...((http !== undefined || host !== undefined) && {
+      inferenceAddress: { ...config.inferenceAddress, ...(http !== undefined && { port: http }), ...(host !== undefined && { host }) },
+    }),
     ...(metrics !== undefined && { metricsAddress: { ...config.metricsAddress, port: metrics } }),
   });
 }

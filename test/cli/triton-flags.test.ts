@@ -29,7 +29,8 @@ describe("modelserver with Triton's flags: `tritonserver --model-repository=DIR`
     const child = spawn(
       process.execPath,
       [path.join(ROOT, 'bin', 'modelserver.js'), '--model-repository=models', '--http-port=0', '--metrics-port=0', '--strict-model-config=false',
-        '--log-verbose=0', '--ts-config', 'config.properties', '--pid-file', pidFile, '--ncs'],
+        '--log-verbose=0', '--http-address=127.0.0.1', '--allow-http=true', '--backend-config=onnxruntime,default-max-batch-size=4',
+        '--ts-config', 'config.properties', '--pid-file', pidFile, '--ncs'],
       { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
@@ -50,13 +51,15 @@ describe("modelserver with Triton's flags: `tritonserver --model-repository=DIR`
     expect(((await res.json()) as { outputs: Array<{ data: number[] }> }).outputs[0].data).to.deep.equal([2, 3, 4, 5]);
     const metrics = await (await fetch(`${info.metrics}/metrics`)).text();
     expect(metrics).to.contain('nv_inference_request_success{model="adder",version="1"} 1');
+    expect(stderr).to.contain('warning: --allow-http has no effect here: the HTTP endpoint is always on');
+    expect(stderr).to.contain('warning: --backend-config has no effect here');
     child.kill('SIGTERM');
     expect(await exited).to.equal(0);
     expect(existsSync(pidFile)).to.equal(false);
   });
 
   it('refuses a bad flag value with a message and exit code 1', async () => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'modelserver.js'), '--model-repository=models', '--model-control-mode=sometimes', '--pid-file', path.join(dir, 'x.pid')], {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'modelserver.js'), '--model-repository=models', '--model-control-mode=sometimes', '--disable-auto-complete-config', '--pid-file', path.join(dir, 'x.pid')], {
       cwd: dir,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -65,5 +68,19 @@ describe("modelserver with Triton's flags: `tritonserver --model-repository=DIR`
     const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? -1)));
     expect(code).to.equal(1);
     expect(stderr).to.match(/model_control_mode.*sometimes/);
+  });
+});
+
+describe("modelserver's other Triton flags", function () {
+  it('maps --disable-auto-complete-config to strict_model_config and warns once per flag without effect', async () => {
+    const { tritonFlagProperties } = await import('../../src/cli/triton-flags.ts');
+    const warnings: string[] = [];
+    expect(tritonFlagProperties({ disableAutoCompleteConfig: true, pinnedMemoryPoolByteSize: '268435456', allowMetrics: true }, (m) => warnings.push(m))).to.deep.equal({
+      strict_model_config: 'true',
+    });
+    expect(warnings).to.deep.equal([
+      '--allow-metrics has no effect here: the metrics endpoint is always on',
+      '--pinned-memory-pool-byte-size has no effect here: there is no pinned memory pool',
+    ]);
   });
 });
