@@ -104,6 +104,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     modelRepository: config.modelRepository,
     strictModelConfig: config.strictModelConfig,
     modelControlMode: config.modelControlMode,
+    defaultMaxBatchSize: config.defaultMaxBatchSize,
     workDir,
     defaults: {
       minWorkers: config.defaultWorkersPerModel,

@@ -13,7 +13,6 @@ const IGNORED: Readonly<Record<string, string>> = {
   'allow-metrics': 'the metrics endpoint is always on',
   'allow-gpu-metrics': 'there are no GPU metrics',
   'allow-cpu-metrics': 'host metrics are always exported',
-  'backend-config': 'the ONNX Runtime settings come from config.pbtxt parameters and config.properties',
   'pinned-memory-pool-byte-size': 'there is no pinned memory pool',
   'cuda-memory-pool-byte-size': 'there is no CUDA memory pool',
   'model-load-thread-count': 'models load side by side',
@@ -27,6 +26,7 @@ const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.to
 
 export function addTritonFlags(cmd: Command): Command {
   cmd.option('--http-address <host>', "Triton's flag: the inference listener's host (non-loopback turns token authorization on)");
+  cmd.option('--backend-config <setting...>', "Triton's flag: [onnxruntime,]default-max-batch-size=N is auto-complete's max_batch_size; other settings are ignored");
   cmd.option('--disable-auto-complete-config', "Triton's flag: the same as --strict-model-config=true");
   for (const [flag, why] of Object.entries(IGNORED)) cmd.option(`--${flag} [value]`, `Triton's flag, accepted without effect: ${why}`);
   return cmd;
@@ -36,6 +36,12 @@ export function addTritonFlags(cmd: Command): Command {
 export function tritonFlagProperties(opts: Record<string, unknown>, warn: (m: string) => void): Record<string, string> {
   const out: Record<string, string> = {};
   if (opts.disableAutoCompleteConfig) out.strict_model_config = 'true';
+  for (const setting of (opts.backendConfig as string[] | undefined) ?? []) {
+    // `<backend>,<name>=<value>` or a global `<name>=<value>`.
+    const m = /^(?:([A-Za-z0-9_]+),)?([A-Za-z0-9_-]+)=(.*)$/.exec(setting);
+    if (m && m[2] === 'default-max-batch-size' && (m[1] === undefined || m[1] === 'onnxruntime')) out.default_max_batch_size = m[3];
+    else warn(`--backend-config=${setting} has no effect here: only [onnxruntime,]default-max-batch-size is read`);
+  }
   for (const [flag, why] of Object.entries(IGNORED)) {
     if (opts[camel(flag)] !== undefined) warn(`--${flag} has no effect here: ${why}`);
   }

@@ -85,6 +85,8 @@ export interface ServerConfig {
   readonly loadModel: readonly string[];
   /** Triton's --exit-on-error (default true): a repository model that fails at start stops the start. */
   readonly exitOnError: boolean;
+  /** Triton's `--backend-config=onnxruntime,default-max-batch-size=N` (default 4): auto-complete's max_batch_size. */
+  readonly defaultMaxBatchSize: number;
   /** The effective text of every known key that was set (file, env, CLI merged; after `$$ENV$$`). */
   readonly properties: Readonly<Record<string, string>>;
 }
@@ -247,6 +249,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
     repositoryPollSecs: get('repository_poll_secs', nonNegativeInt, 15),
     loadModel: (get('load_model', text) ?? '').split(',').map((x) => x.trim()).filter((x) => x !== ''),
     exitOnError: get('exit_on_error', bool, true),
+    defaultMaxBatchSize: get('default_max_batch_size', positiveInt, 4),
     properties,
   };
   checkTls(config, (key) => effective(key)?.source);

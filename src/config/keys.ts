@@ -28,7 +28,7 @@ const USED = [
   'cors_allowed_origin', 'cors_allowed_methods', 'cors_allowed_headers', 'private_key_file', 'certificate_file',
   'key_file', 'allow_unauthenticated_management', 'worker_max_heap_mb',
   // Triton's repository flags (issue 13), under property names so config.properties and MS_ variables take them too.
-  'model_repository', 'model_control_mode', 'strict_model_config', 'repository_poll_secs', 'load_model', 'exit_on_error',
+  'model_repository', 'model_control_mode', 'strict_model_config', 'repository_poll_secs', 'load_model', 'exit_on_error', 'default_max_batch_size',
 ] as const;
 
 const SILENT = [

@@ -15,6 +15,8 @@ export interface RegistryOptions {
   modelRepository?: string;
   /** Triton's --strict-model-config: repository models need a complete config.pbtxt. */
   strictModelConfig?: boolean;
+  /** max_batch_size that auto-complete gives a batchable model without one (Triton's default-max-batch-size, 4). */
+  defaultMaxBatchSize?: number;
   /** Triton's --model-control-mode (default explicit): whether the repository API may load and unload. */
   modelControlMode?: 'none' | 'poll' | 'explicit';
   workDir: WorkDir;
@@ -149,6 +151,7 @@ export class Registry {
       version: req.version,
       config: req.config,
       strictConfig: this.opts.strictModelConfig,
+      defaultMaxBatchSize: this.opts.defaultMaxBatchSize,
       scratch: (name) => this.opts.workDir.folderFor(name, 'new'),
     });
     const created: ModelVersion[] = [];

@@ -49,6 +49,8 @@ export interface PrepareOptions {
   scratch: (name: string) => Promise<string>;
   /** Triton's --strict-model-config: a repository model needs a complete config.pbtxt. */
   strictConfig?: boolean;
+  /** max_batch_size when auto-complete sets it (default 4, Triton's). */
+  defaultMaxBatchSize?: number;
 }
 
 export interface ModelSource {

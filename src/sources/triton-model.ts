@@ -26,6 +26,8 @@ export class TritonModel {
     readonly strict: boolean,
     /** The model's folder, where `label_filename` files are. */
     readonly modelDir?: string,
+    /** max_batch_size when auto-complete sets it (Triton's `--backend-config=default-max-batch-size`). */
+    private readonly defaultMaxBatch = DEFAULT_MAX_BATCH_SIZE,
   ) {
     this.config = given;
   }
@@ -103,7 +105,7 @@ export class TritonModel {
         }
       }
     }
-    let cfg = completeConfig(this.given, io, DEFAULT_MAX_BATCH_SIZE, this.strict);
+    let cfg = completeConfig(this.given, io, this.defaultMaxBatch, this.strict);
     checkAgainstModel(cfg, io, this.source);
     // Triton: a max_batch_size set by auto-complete turns on the dynamic batcher when no scheduler is configured.
     if (this.given.max_batch_size === undefined && (cfg.max_batch_size ?? 0) > 1 && !cfg.dynamic_batching) {

@@ -52,7 +52,6 @@ describe("modelserver with Triton's flags: `tritonserver --model-repository=DIR`
     const metrics = await (await fetch(`${info.metrics}/metrics`)).text();
     expect(metrics).to.contain('nv_inference_request_success{model="adder",version="1"} 1');
     expect(stderr).to.contain('warning: --allow-http has no effect here: the HTTP endpoint is always on');
-    expect(stderr).to.contain('warning: --backend-config has no effect here');
     child.kill('SIGTERM');
     expect(await exited).to.equal(0);
     expect(existsSync(pidFile)).to.equal(false);
@@ -75,10 +74,13 @@ describe("modelserver's other Triton flags", function () {
   it('maps --disable-auto-complete-config to strict_model_config and warns once per flag without effect', async () => {
     const { tritonFlagProperties } = await import('../../src/cli/triton-flags.ts');
     const warnings: string[] = [];
-    expect(tritonFlagProperties({ disableAutoCompleteConfig: true, pinnedMemoryPoolByteSize: '268435456', allowMetrics: true }, (m) => warnings.push(m))).to.deep.equal({
+    const backendConfig = ['onnxruntime,default-max-batch-size=8', 'tensorrt,coalesce-request-input=true'];
+    expect(tritonFlagProperties({ disableAutoCompleteConfig: true, pinnedMemoryPoolByteSize: '268435456', allowMetrics: true, backendConfig }, (m) => warnings.push(m))).to.deep.equal({
       strict_model_config: 'true',
+      default_max_batch_size: '8',
     });
     expect(warnings).to.deep.equal([
+      '--backend-config=tensorrt,coalesce-request-input=true has no effect here: only [onnxruntime,]default-max-batch-size is read',
       '--allow-metrics has no effect here: the metrics endpoint is always on',
       '--pinned-memory-pool-byte-size has no effect here: there is no pinned memory pool',
     ]);

@@ -256,3 +256,26 @@ describe('model sources: --strict-model-config=true', function () {
     });
   });
 });
+
+describe("model sources: Triton's default-max-batch-size for auto-complete", function () {
+  let store: TestStore;
+  let server: RunningServer;
+
+  before(async () => {
+    store = await TestStore.create();
+    const repo = await writeRepository(path.join(path.dirname(store.dir), 'repo'), { auto: { versions: { '1': addOne() } } });
+    server = await startTestServer(store, [], { model_repository: repo, default_max_batch_size: '2' });
+  });
+  after(async () => {
+    await server?.stop();
+    await store?.remove();
+  });
+
+  it('gives a batchable model without max_batch_size that size, with the dynamic batcher on', async () => {
+    const cfg = (await (await fetch(`${server.inferenceUrl}/v2/models/auto/config`)).json()) as { max_batch_size: number; dynamic_batching?: object };
+    expect(cfg.max_batch_size).to.equal(2);
+    expect(cfg.dynamic_batching).to.be.an('object');
+    const described = (await (await fetch(`${server.managementUrl}/models/auto`)).json()) as Array<{ batchSize: number }>;
+    expect(described[0].batchSize).to.equal(2);
+  });
+});
