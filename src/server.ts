@@ -11,7 +11,6 @@ import { createManagementApp } from './api/management-app.ts';
 import { createMetricsApp } from './api/metrics-app.ts';
 import { intraOpThreadsFor, type Address, type LoadModel, type ServerConfig } from './config/config.ts';
 import { DrainGate } from './drain.ts';
-import { ServeError } from './errors.ts';
 import { createLogger, type Logger } from './log.ts';
 import { ServerMetrics } from './metrics/metrics.ts';
 import { urlResolver } from './archive/download.ts';
@@ -20,9 +19,8 @@ import type { AutoscaleOptions } from './registry/autoscaler.ts';
 import type { ModelSettings } from './registry/model-version.ts';
 import { Registry } from './registry/registry.ts';
 import { SnapshotWriter, type ModelSnapshot } from './registry/snapshot.ts';
-import { everyArchive, loadModels, repositoryStartup, restoreSnapshot } from './registry/startup.ts';
+import { everyArchive, loadModels, restoreSnapshot, startRepository } from './registry/startup.ts';
 import { WorkDir } from './registry/workdir.ts';
-import { RepositoryPoller } from './registry/repository-poller.ts';
 import { setUpSecurity } from './security/setup.ts';
 import { createListener, type TlsFiles } from './security/tls.ts';
 
@@ -173,23 +171,15 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       const list = all ? (config.modelStore ? await everyArchive(config.modelStore) : []) : [...(config.loadModels ?? [])];
       await loadModels(registry, list, log);
     }
-    let poller: RepositoryPoller | undefined;
-    const repoExists = config.modelRepository ? (await fs.stat(config.modelRepository).catch(() => undefined))?.isDirectory() : false;
-    if (config.modelRepository && !repoExists) {
-      log.warn({ model_repository: config.modelRepository }, 'the model repository folder does not exist: no repository model loads');
-    }
-    if (config.modelRepository && repoExists) {
-      const repo = await repositoryStartup(registry, config.modelRepository, config.modelControlMode, config.loadModel);
-      const failed = await loadModels(registry, repo, log);
-      // Triton's --exit-on-error (default true): a repository model that fails at start stops the start.
-      if (failed.length > 0 && config.exitOnError) {
-        throw new ServeError('InternalServerError', `failed to load all models (--exit-on-error=false serves the others): ${failed.join('; ')}`);
-      }
-      if (config.modelControlMode === 'poll') {
-        poller = new RepositoryPoller(registry, config.modelRepository, Math.max(1, config.repositoryPollSecs) * 1000, log);
-        await poller.start();
-      }
-    }
+    const poller = config.modelRepository
+      ? await startRepository(registry, {
+          repo: config.modelRepository,
+          mode: config.modelControlMode,
+          loadModel: config.loadModel,
+          exitOnError: config.exitOnError,
+          pollSecs: config.repositoryPollSecs,
+        }, log)
+      : undefined;
     starting = false;
     snapshots?.changed();
     log.info({ inference: inference.url, management: management.url, metrics: metricsListener.url }, 'modelserver started');

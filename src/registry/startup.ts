@@ -2,7 +2,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.ts';
+import { ServeError } from '../errors.ts';
 import { kindOf } from '../sources/source.ts';
+import { RepositoryPoller } from './repository-poller.ts';
 import type { Registry } from './registry.ts';
 import type { ModelSnapshot } from './snapshot.ts';
 
@@ -125,4 +127,33 @@ export async function restoreSnapshot(registry: Registry, snap: ModelSnapshot, l
       }
     }
   }
+}
+
+export interface RepositoryStartup {
+  repo: string;
+  mode: 'none' | 'poll' | 'explicit';
+  /** --load-model names (explicit mode). */
+  loadModel: readonly string[];
+  /** Triton's --exit-on-error: a repository model that fails at start stops the start. */
+  exitOnError: boolean;
+  pollSecs: number;
+}
+
+/**
+ * Loads the model repository's models as the control mode says and, in poll mode, starts following it. A missing
+ * repository folder is a warning (the shipped config names one for the demo). Returns the poller to stop.
+ */
+export async function startRepository(registry: Registry, o: RepositoryStartup, log: Logger): Promise<RepositoryPoller | undefined> {
+  if (!(await fs.stat(o.repo).catch(() => undefined))?.isDirectory()) {
+    log.warn({ model_repository: o.repo }, 'the model repository folder does not exist: no repository model loads');
+    return undefined;
+  }
+  const failed = await loadModels(registry, await repositoryStartup(registry, o.repo, o.mode, o.loadModel), log);
+  if (failed.length > 0 && o.exitOnError) {
+    throw new ServeError('InternalServerError', `failed to load all models (--exit-on-error=false serves the others): ${failed.join('; ')}`);
+  }
+  if (o.mode !== 'poll') return undefined;
+  const poller = new RepositoryPoller(registry, o.repo, Math.max(1, o.pollSecs) * 1000, log);
+  await poller.start();
+  return poller;
 }
