@@ -5,8 +5,9 @@ import { ServeError } from '../errors.ts';
 import type { CustomMetric } from '../pool/messages.ts';
 import type { RestartPolicy } from '../pool/model-pool.ts';
 import type { AutoscaleOptions } from './autoscaler.ts';
-import { openSource, type PreparedVersion, type SourceKind } from '../sources/source.ts';
-import { ModelVersion, type ModelSettings } from './model-version.ts';
+import { openSource } from '../sources/source.ts';
+import { newVersion } from './new-version.ts';
+import type { ModelSettings, ModelVersion } from './model-version.ts';
 import type { WorkDir } from './workdir.ts';
 
 export interface RegistryOptions {
@@ -161,7 +162,7 @@ export class Registry {
           throw new ServeError('Conflict', `Model version ${p.version} for model ${p.name} already exists`);
         }
       }
-      for (const p of prepared) created.push(this.create(p, source.kind, req));
+      for (const p of prepared) created.push(newVersion(this.opts, p, source.kind, req));
     } catch (err) {
       for (const p of prepared) if (p.ownsDir) await this.opts.workDir.remove(p.dir);
       throw err;
@@ -185,50 +186,6 @@ export class Registry {
       throw err;
     }
     return created;
-  }
-
-  private create(p: PreparedVersion, kind: SourceKind, req: RegisterRequest): ModelVersion {
-    const { name, version } = p;
-    const settings = this.settingsFor(name, version, p.settings, req);
-    return new ModelVersion({
-      name,
-      version,
-      url: req.url,
-      dir: p.dir,
-      ownsDir: p.ownsDir,
-      sourceKind: kind,
-      triton: p.triton,
-      manifest: p.manifest,
-      handler: req.handler ?? p.manifest.model.handler,
-      modelConfig: p.modelConfig,
-      settings,
-      loadedAtStartup: req.loadedAtStartup ?? false,
-      autoscale: this.opts.autoscale,
-      restart: this.opts.restart,
-      maxHeapMb: this.opts.maxHeapMb,
-      onMetric: this.opts.onMetric && ((m) => this.opts.onMetric!(name, version, m)),
-      onWorkerProblem: this.opts.onWorkerProblem && ((msg) => this.opts.onWorkerProblem!(name, version, msg)),
-      onQueueFull: this.opts.onQueueFull && (() => this.opts.onQueueFull!(name, version)),
-    });
-  }
-
-  private settingsFor(name: string, version: string, own: Partial<ModelSettings>, req: RegisterRequest): ModelSettings {
-    const d = this.opts.defaults;
-    const s = {
-      ...d,
-      device: d.device ?? 'cpu',
-      ...this.opts.perModel?.(name, version),
-      ...own,
-      ...req.overrides,
-    } as ModelSettings & { intraOpThreads?: number };
-    if (req.initialWorkers !== undefined) {
-      s.minWorkers = req.initialWorkers;
-      s.maxWorkers = Math.max(req.initialWorkers, s.maxWorkers);
-    }
-    if (s.maxWorkers < s.minWorkers) s.maxWorkers = s.minWorkers;
-    // A model that may grow gets the budget of its largest size, so growing never oversubscribes the cores.
-    s.intraOpThreads = s.intraOpThreads || this.opts.threadsFor(Math.max(1, s.maxWorkers));
-    return s;
   }
 
   private add(mv: ModelVersion, makeDefault: boolean): void {
