@@ -1,25 +1,68 @@
 /**
- * Graceful stop for the HTTP listeners: counts requests in flight; once draining, new requests get a 503 with
- * `Connection: close` (except `/ping`, which the app answers Unhealthy), and `drained()` resolves when the
- * requests that were in flight have been answered, or after a bounded time.
+ * Graceful stop for the HTTP listeners: tracks the responses in flight; once draining, new requests get a 503 with
+ * `Connection: close` (except `/ping`, which the app answers Unhealthy), responses in flight that have not sent
+ * their headers yet get `Connection: close` too (so no client reuses a connection about to go), and `drain()`
+ * resolves when the requests that were in flight have been answered, or after a bounded time.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+
+/**
+ * A keep-alive connection is closed at stop once it has been idle this long. Closing one the moment its last answer
+ * went out races the next request its client is already sending (the client gets a reset): under load that gap is
+ * well under a millisecond, and a client that waited this long is not about to send.
+ */
+export const IDLE_GRACE_MS = 250;
+
+interface SocketState {
+  active: number;
+  idleSince: number;
+}
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export class DrainGate {
-  private inFlight = 0;
+  private readonly inFlight = new Set<ServerResponse>();
   private draining = false;
   private waiters: Array<() => void> = [];
+  private readonly sockets = new Map<Socket, SocketState>();
 
   get stopping(): boolean {
     return this.draining;
   }
 
+  /** Tracks the server's connections, so that `closeIdle` can tell an idle one from one just answered. */
+  watch(server: Server): void {
+    server.on(server instanceof https.Server ? 'secureConnection' : 'connection', (socket: Socket) => {
+      this.sockets.set(socket, { active: 0, idleSince: performance.now() });
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  /**
+   * Closes keep-alive connections once they have been idle for IDLE_GRACE_MS, until none is left or `deadline`
+   * (performance.now() ms) passes. Connections whose side the server already ended (a lingering close, an answer
+   * with Connection: close being written) close by themselves.
+   */
+  async closeIdle(deadline: number): Promise<void> {
+    while (this.sockets.size > 0 && performance.now() < deadline) {
+      const now = performance.now();
+      for (const [socket, st] of this.sockets) {
+        if (st.active === 0 && socket.writable && now - st.idleSince >= IDLE_GRACE_MS) socket.destroy();
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
   wrap(handler: Handler): Handler {
     return (req, res) => {
+      const st = this.sockets.get(req.socket);
+      if (st) st.active++;
       if (this.draining && req.url !== '/ping') {
+        if (st) res.once('close', () => this.settled(st));
         res.writeHead(503, {
           'content-type': 'application/json',
           connection: 'close',
@@ -29,21 +72,28 @@ export class DrainGate {
         res.end(JSON.stringify({ code: 503, type: 'ServiceUnavailableException', message: 'the server is stopping' }));
         return;
       }
-      this.inFlight++;
+      this.inFlight.add(res);
       // A ServerResponse emits 'close' once, after 'finish' or when its connection went away first.
       res.once('close', () => {
-        this.inFlight--;
-        if (this.inFlight === 0) this.wake();
+        if (st) this.settled(st);
+        this.inFlight.delete(res);
+        if (this.inFlight.size === 0) this.wake();
       });
       if (this.draining) res.setHeader('connection', 'close');
       handler(req, res);
     };
   }
 
+  private settled(st: SocketState): void {
+    st.active--;
+    st.idleSince = performance.now();
+  }
+
   /** Starts draining; resolves when nothing is in flight, or after `timeoutMs`. */
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
-    if (this.inFlight === 0) return;
+    for (const res of this.inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+    if (this.inFlight.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       new Promise<void>((r) => this.waiters.push(r)),

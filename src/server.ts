@@ -2,6 +2,8 @@
  * The composition root: config → registry, pools, listeners; graceful stop. Nothing else wires rooms together.
  */
 import http from 'node:http';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -23,6 +25,7 @@ import { everyArchive, loadModels, restoreSnapshot, startRepository } from './re
 import { WorkDir } from './registry/workdir.ts';
 import { setUpSecurity } from './security/setup.ts';
 import { createListener, type TlsFiles } from './security/tls.ts';
+import { LINGER_MS, LingeringResponse } from './linger.ts';
 
 export interface RunningServer {
   readonly inferenceUrl: string;
@@ -62,11 +65,15 @@ function perModelSettings(config: ServerConfig, name: string, version: string): 
   if (c.batchSize !== undefined) out.batchSize = c.batchSize;
   if (c.maxBatchDelay !== undefined) out.maxBatchDelay = c.maxBatchDelay;
   if (c.responseTimeout !== undefined) out.responseTimeout = c.responseTimeout;
+  if (c.queueTimeout !== undefined) out.queueTimeout = c.queueTimeout;
   return out;
 }
 
-async function listen(app: Koa, addr: Address, gate: DrainGate, tls?: TlsFiles): Promise<{ server: http.Server; url: string }> {
-  const server = createListener(gate.wrap(app.callback()), addr, tls);
+async function listen(app: Koa, addr: Address, gate: DrainGate, tls?: TlsFiles, maxConnections = 0): Promise<{ server: http.Server; url: string }> {
+  const server = createListener(gate.wrap(app.callback()), addr, tls, { ServerResponse: LingeringResponse as typeof http.ServerResponse });
+  // Past max_connections Node closes new connections at once: a flood of sockets cannot starve the event loop.
+  if (maxConnections > 0) server.maxConnections = maxConnections;
+  gate.watch(server);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -85,6 +92,16 @@ async function close(server: http.Server): Promise<void> {
   await new Promise<void>((resolve) => {
     server.close(() => resolve());
     server.closeIdleConnections();
+  });
+}
+
+/**
+ * Stops accepting connections and leaves the open ones alone (http.Server.close would also close the idle
+ * keep-alive ones at once, racing requests their clients are sending). Resolves once every connection has ended.
+ */
+function stopListening(server: http.Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    net.Server.prototype.close.call(server, () => resolve());
   });
 }
 
@@ -111,10 +128,12 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       maxBatchDelay: config.maxBatchDelay,
       responseTimeout: config.defaultResponseTimeout,
       jobQueueSize: config.jobQueueSize,
+      queueTimeout: config.defaultQueueTimeoutMs,
       intraOpThreads: config.intraOpThreads || undefined,
     },
     threadsFor: (workers) => intraOpThreadsFor(workers, config.cpuCount, config.intraOpThreads),
     unregisterTimeoutMs: config.unregisterModelTimeout * 1000,
+    workerCaps: { perModel: config.maxWorkersPerModel, total: config.maxWorkersTotal },
     perModel: (name, version) => perModelSettings(config, name, version),
     autoscale: opts.autoscale,
     restart: opts.restart,
@@ -148,6 +167,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       config.inferenceAddress,
       gate,
       security.tls,
+      config.maxConnections,
     );
     servers.push(inference.server);
     const resolveUrl = urlResolver((name) => registry.resolveInStore(name), {
@@ -159,6 +179,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       config.managementAddress,
       gate,
       security.tls,
+      config.maxConnections,
     );
     servers.push(management.server);
     const metricsListener = await listen(security.corsFirst(createMetricsApp({ metrics, log })), config.metricsAddress, gate, security.tls);
@@ -192,11 +213,15 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       registry,
       stop: () =>
         (stopping ??= (async () => {
-          // Readiness goes false and new requests get 503 while the ones in flight finish (bounded).
           await poller?.stop();
+          // No new connections; on open ones readiness goes false and new requests get 503 with Connection:
+          // close while the ones in flight finish (bounded); then idle keep-alive sockets close, and what is
+          // still open (an answer being written, a lingering close) gets a few seconds before it is cut.
+          const closed = servers.map(stopListening);
           await gate.drain(opts.drainTimeoutMs ?? config.unregisterModelTimeout * 1000);
+          await gate.closeIdle(performance.now() + LINGER_MS);
           for (const s of servers) s.closeAllConnections();
-          await Promise.all(servers.map(close));
+          await Promise.all(closed);
           await snapshots?.flush();
           await registry.close();
           await workDir.destroy();

@@ -19,6 +19,7 @@ import { BARE_KOA, HANDWRITTEN, ROOT, startBaseline, startModelServer, type Runn
 import { profileImagePath } from './profile.ts';
 import { machine, markdown, targets, writeResults, type Results, type ServerPoint, type Noted } from './report.ts';
 import { memoryPerWorker, startupTime } from './server-costs.ts';
+import { overload } from './overload.ts';
 import { interleavedSweep } from './sweep.ts';
 import { buildRepository, v2MlpRequests } from './repository.ts';
 
@@ -117,6 +118,9 @@ async function run(tmp: string): Promise<Results> {
     cnnRepository: await startupTime(tmp, f.store, 'cnn_repo', 3, repository.cnn),
   };
 
+  say('overload: the MLP under far more connections than it can serve, bounds off, then on');
+  const overloadRows = await overload(tmp, f.store, jsonRequests(f, '/predictions/mlp'), n, SECONDS, say);
+
   const partial: Omit<Results, 'targets'> = {
     machine: machine(),
     settings: { secondsPerPoint: SECONDS, warmupSeconds: WARMUP, targetRounds: TARGET_ROUNDS, workers: n, served: SERVED, loadGenerator: 'autocannon, same machine, loopback' },
@@ -132,6 +136,7 @@ async function run(tmp: string): Promise<Results> {
     memory,
     startup,
     repositoryVsMar: repoRounds,
+    overload: overloadRows,
   };
   return { ...partial, targets: targets(partial) };
 }

@@ -71,6 +71,8 @@ export interface ModelServerOptions {
   intraOpThreads?: number;
   /** A Triton model repository served beside the archives (all its models). */
   repository?: string;
+  /** More config.properties lines (key → value), e.g. the overload row's job_queue_size and max_connections. */
+  extra?: Record<string, string>;
 }
 
 export interface ModelServer extends Running {
@@ -91,6 +93,7 @@ export function writeServerConfig(o: ModelServerOptions): string {
     `default_workers_per_model=${o.workers}`,
     ...(o.intraOpThreads ? [`intra_op_threads=${o.intraOpThreads}`] : []),
     ...(o.repository ? [`model_repository=${o.repository}`] : []),
+    ...Object.entries(o.extra ?? {}).map(([k, v]) => `${k}=${v}`),
   ];
   fs.writeFileSync(file, lines.join('\n') + '\n');
   return file;

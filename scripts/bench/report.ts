@@ -6,6 +6,7 @@ import type { ImagePathPoint, RawPoint } from './ceilings.ts';
 import type { LoadPoint } from './load.ts';
 import type { ImageProfile } from './profile.ts';
 import type { MemoryResult, StartupResult } from './server-costs.ts';
+import { OVERLOAD_QUEUE_SIZE, type OverloadPoint } from './overload.ts';
 
 /** A measurement with the share of all cores that other processes used meanwhile (see cpu-share.ts). */
 export type Noted<T> = T & { otherCpu: number };
@@ -29,6 +30,8 @@ export interface Results {
   startup: { mlp: StartupResult; cnn: StartupResult; cnnZipStore: StartupResult; cnnRepository?: StartupResult };
   /** The MLP over v2 at c=32 from mlp.mar and from a Triton repository folder, in one server. */
   repositoryVsMar?: Array<{ mar: Noted<ServerPoint>; repository: Noted<ServerPoint> }>;
+  /** The overload row (issue 16): admitted requests' latency while excess is shed, bounds off vs on. */
+  overload: OverloadPoint[];
   targets: Target[];
 }
 
@@ -182,6 +185,14 @@ export function markdown(r: Results): string {
     `Where one image's time goes (one at a time, this process; sharp concurrency ${pr.sharpThreads}): ` +
       `hand-written decode+resize ${f(pr.handWrittenDecodeResize, 2)} ms; server handler preprocess (decode, resize, crop, normalise) ${f(pr.handlerPreprocess, 2)} ms; ` +
       `normalisation loop alone ${f(pr.normaliseLoop, 3)} ms; CNN inference at batch 1 on 1 thread ${f(pr.inferBatch1OneThread, 2)} ms.`,
+    ``,
+    `## Overload: MLP, ${r.overload[0]?.connections ?? 'n/a'} connections, job_queue_size=${OVERLOAD_QUEUE_SIZE}`,
+    `Each connection sends as fast as it is answered. Admitted = answered 200; client-side percentiles are what the load`,
+    `generator saw (it shares the cores and is itself saturated at this many connections), in-server ones come from the`,
+    `access log (request read to answer written, queue wait included). Shed = 503 (queue full or past the queue timeout);`,
+    `connection errors = connections closed past max_connections. The first row is the baseline, same run and machine.`,
+    table(['server settings', 'admitted/s', 'admitted p50 ms', 'admitted p99 ms', 'in-server p50 / p99 ms', 'shed 503', '503 p99 ms', 'connection errors'],
+      r.overload.map((p) => [p.label, f(p.admittedRps, 0), f(p.p50, 1), f(p.p99, 1), `${f(p.serverP50, 2)} / ${f(p.serverP99, 2)}`, String(p.shed), f(p.shedP99, 1), String(p.errors)])),
     ``,
     `## Memory and start-up`,
     `Server RSS with the CNN (model ${f(r.memory.modelMB)} MB), 1 intra-op thread per worker: ` +

@@ -28,6 +28,10 @@ export interface SoakFixtures {
   store: string;
   archives: string[];
   cases: Case[];
+  /** A PNG the colours model takes, for the hostile clients. */
+  image: Buffer;
+  /** A valid MLP request body. */
+  mlpBody: string;
 }
 
 function parse(body: string): unknown {
@@ -67,6 +71,31 @@ function expectBadRequest(status: number, body: string): string | undefined {
   return ok ? undefined : `expected 400 {code,type,message}, got ${status} ${brief(body)}`;
 }
 
+function expectV2Refusal(want: string) {
+  return (status: number, body: string): string | undefined => {
+    const err = (parse(body) as { error?: unknown } | undefined)?.error;
+    return status === 400 && typeof err === 'string' && err.includes(want) ? undefined : `expected 400 {"error": "…${want}…"}, got ${status} ${brief(body)}`;
+  };
+}
+
+/** Hostile requests in the mix: 5,000 nested arrays (10 KB), and 1.6 million empty BYTES elements (6.4 MB) for the FP32 MLP. */
+function hostileCases(): Case[] {
+  const nested = '['.repeat(5000) + '1' + ']'.repeat(5000);
+  const n = 1_600_000;
+  const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', datatype: 'BYTES', shape: [n], parameters: { binary_data_size: n * 4 } }] }));
+  return [
+    { kind: 'hostile: nested json', method: 'POST', path: '/predictions/mlp', headers: { 'content-type': 'application/json' }, body: nested, check: expectBadRequest },
+    {
+      kind: 'hostile: bytes flood',
+      method: 'POST',
+      path: '/v2/models/mlp/infer',
+      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
+      body: Buffer.concat([header, Buffer.alloc(n * 4)]),
+      check: expectV2Refusal('expects datatype FP32, got BYTES'),
+    },
+  ];
+}
+
 function multipart(file: Buffer, type: string): { body: Buffer; contentType: string } {
   const boundary = '----soak-boundary-7d1f3c';
   const head = `--${boundary}\r\nContent-Disposition: form-data; name="data"; filename="image"\r\nContent-Type: ${type}\r\n\r\n`;
@@ -103,7 +132,7 @@ async function packModels(dir: string): Promise<{ store: string; archives: strin
   return { store, archives: ['colors.mar', 'mlp.mar'] };
 }
 
-async function requestCases(): Promise<Case[]> {
+async function requestCases(hostile: boolean): Promise<Case[]> {
   const colours: Record<string, [number, number, number]> = { red: [230, 10, 10], green: [10, 200, 20], blue: [5, 5, 240] };
   const size = { width: 320, height: 240 };
   const image = (colour: 'red' | 'green' | 'blue', format: 'jpeg' | 'png', via: 'raw' | 'multipart'): Promise<Case> =>
@@ -145,10 +174,12 @@ async function requestCases(): Promise<Case[]> {
     await image('red', 'jpeg', 'multipart'),
     tensor(MLP_INPUTS),
     await image('green', 'png', 'raw'),
+    ...(hostile ? hostileCases() : []),
   ];
 }
 
-export async function buildSoakFixtures(dir: string): Promise<SoakFixtures> {
-  const [{ store, archives }, cases] = await Promise.all([packModels(dir), requestCases()]);
-  return { store, archives, cases };
+export async function buildSoakFixtures(dir: string, hostile = true): Promise<SoakFixtures> {
+  const [{ store, archives }, cases, image] = await Promise.all([packModels(dir), requestCases(hostile), solidImage(10, 200, 20, { width: 320, height: 240, format: 'png' })]);
+  const mlpBody = JSON.stringify([Array.from({ length: MLP_INPUTS }, (_, i) => i / MLP_INPUTS)]);
+  return { store, archives, cases, image, mlpBody };
 }

@@ -16,6 +16,9 @@ import { startLoad, Tally, type LoadEnd } from './load.ts';
 import { BOUNDS_TEXT, line, sample, summary, type Sample } from './report.ts';
 import { logTail, startSoakServer, type SoakServer, type StopResult } from './server.ts';
 import { HEAP_METRIC, heapFromMetrics, processStats } from './stats.ts';
+import { runHostile } from './hostile.ts';
+import { hostileReport } from './hostile-report.ts';
+import { sigtermUnderLoad } from './sigterm.ts';
 
 const INTERVAL_SECONDS = 10;
 const WORKERS_PER_MODEL = 1;
@@ -63,9 +66,13 @@ async function soak(tmp: string, opts: ReturnType<typeof options>, interrupt: Ab
   const bad = [...new Set(f.cases.filter((c) => c.kind.startsWith('bad:')).map((c) => c.kind.slice(5)))];
   say(`soak: ${opts.minutes} min, ${opts.connections} connections on loopback, at most ${opts.maxRequests} requests; server pid ${server.pid} at ${server.url}`);
   say(`  models: colors (image_classifier, JPEG/PNG raw and multipart) and mlp (tensor, JSON), ${WORKERS_PER_MODEL} worker each`);
-  say(`  request mix: ${f.cases.length} cases cycled per connection, ${f.cases.filter((c) => c.kind.startsWith('bad:')).length} of them bad (${bad.join(', ')})`);
+  const hostileKinds = f.cases.filter((c) => c.kind.startsWith('hostile:')).map((c) => c.kind.slice(9));
+  say(`  request mix: ${f.cases.length} cases cycled per connection, ${f.cases.filter((c) => c.kind.startsWith('bad:')).length} of them bad (${bad.join(', ')}), ${hostileKinds.length} hostile (${hostileKinds.join(', ')})`);
   say(`  bounds: ${BOUNDS_TEXT}`);
   say(`  heap: ${heapNote}`);
+  say(`  hostile: nested JSON and BYTES floods in the mix; beside it one client sending chunked bodies over max_request_size and disconnecting (after its request, mid-body); at the end SIGTERM under 16 keep-alive clients`);
+  const atStart = await processStats(server.pid, server.metrics);
+  say(`  server RSS at start (models loaded, before any request): ${(atStart.rss / 2 ** 20).toFixed(1)} MB`);
   say(`  machine: ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB; the load generator runs on the same cores`);
 
   const tally = new Tally();
@@ -74,6 +81,8 @@ async function soak(tmp: string, opts: ReturnType<typeof options>, interrupt: Ab
     tally,
   );
   interrupt.addEventListener('abort', () => load.abort(), { once: true });
+  const hostileStop = new AbortController();
+  const hostile = runHostile(server.url, f.image, hostileStop.signal);
   let died = false;
   let stopping = false;
   void server.exited.then(() => {
@@ -102,20 +111,25 @@ async function soak(tmp: string, opts: ReturnType<typeof options>, interrupt: Ab
     end = await accounted([server.pid], () => load.done);
   } finally {
     clearInterval(ticker);
+    hostileStop.abort();
   }
+  const hostileTally = await hostile;
   await sampling;
   // Once every connection has closed: not compared with the bound (the load's sockets are gone), shown for the record.
   const after = died ? undefined : await processStats(server.pid, server.metrics).catch(() => undefined);
   if (after) say(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] load over, connections closed | rss ${(after.rss / 2 ** 20).toFixed(1)} MB | fds ${after.fds}`);
 
   stopping = true;
-  const stop: StopResult = await server.stop(STOP_GRACE_MS);
+  const sigterm = died ? undefined : await sigtermUnderLoad(`${server.url}/predictions/mlp`, f.mlpBody, () => server.stop(STOP_GRACE_MS));
+  const stop: StopResult = sigterm?.stop ?? (await server.stop(STOP_GRACE_MS));
   if (died) say(`the server exited during the soak (code ${stop.code}, signal ${stop.signal}); log tail:\n${logTail(server.logFile)}`);
   say(`\nother processes used ${end.otherCpu.toFixed(0)}% of the CPU during the load (the soak and the server excluded)`);
   const verdict = summary(samples, tally, end, stop, heapNote, after);
+  const hostileVerdict = hostileReport(hostileTally, sigterm, atStart.rss, samples[samples.length - 1]?.rss);
   say(verdict.text);
+  say(hostileVerdict.text);
   if (!verdict.ok && !died) say(`server log tail:\n${logTail(server.logFile)}`);
-  return verdict.ok;
+  return verdict.ok && hostileVerdict.ok;
 }
 
 async function main(): Promise<number> {

@@ -19,6 +19,9 @@ export interface FrontDeps {
 }
 
 export function useFront(app: Koa, deps: FrontDeps, description: Middleware): void {
+  // Errors Koa sees outside the middleware (a client that broke its request or left mid-answer) are the client's:
+  // logged at debug level as JSON, instead of Koa's default stack trace on stderr for each one.
+  app.on('error', (err: Error & { code?: string }) => deps.log.debug({ error: err.message, code: err.code }, 'client connection error'));
   app.use(accessLog(deps.log, (status) => deps.metrics.response(status))); // and the response-class metrics
   app.use(requestIdMiddleware);
   if (deps.cors) app.use(deps.cors);

@@ -5,6 +5,7 @@ import Router from '@koa/router';
 import type { Logger } from '../log.ts';
 import type { ServerMetrics } from '../metrics/metrics.ts';
 import type { Registry } from '../registry/registry.ts';
+import { clientGone } from './client-gone.ts';
 import { decodeRequest, makeFormParser } from './decode.ts';
 import { inferenceDocument } from './openapi/inference.ts';
 import { apiDescription, modelDescription } from './openapi/serve.ts';
@@ -74,7 +75,7 @@ export function createInferenceApp(deps: InferenceDeps): Koa {
     ctx.state.model = { name: mv.name, version: mv.version };
     deps.metrics.received(mv.name, version);
     const { request, transfer } = await decodeRequest(ctx, ctx.state.requestId as string, form, deps.maxRequestSize);
-    const outcome = await mv.infer(request, transfer);
+    const outcome = await mv.infer(request, transfer, undefined, { signal: clientGone(ctx) });
     sendWireResponse(ctx, outcome.response, deps.maxResponseSize);
     ctx.state.model.batchSize = outcome.batchSize;
     deps.metrics.served({ model: mv.name, version: mv.version, requestedVersion: version, totalMs: performance.now() - started, outcome });

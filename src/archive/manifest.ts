@@ -30,10 +30,16 @@ export function parseHandlerSpec(handler: string): HandlerSpec {
   return { file: handler };
 }
 
+/** Longest model name: it becomes a URL segment, a folder name and a metric label. */
+export const MAX_MODEL_NAME_LENGTH = 128;
+
 /** Why `name` is not a valid model name, or undefined when it is. */
 export function modelNameProblem(name: string): string | undefined {
+  if (name.length > MAX_MODEL_NAME_LENGTH) {
+    return `model name "${name.slice(0, 32)}…" is ${name.length} characters long; at most ${MAX_MODEL_NAME_LENGTH} are allowed`;
+  }
   if (MODEL_NAME_PATTERN.test(name)) return undefined;
-  return `model name "${name}" must match ${MODEL_NAME_PATTERN.source}`;
+  return `model name ${JSON.stringify(name)} is not allowed: use letters, digits, "_", "-" and ".", starting with a letter or digit`;
 }
 
 /**

@@ -305,6 +305,8 @@ export async function unpackArchive(
   source: string,
   targetDir: string,
   limits: Partial<UnpackLimits> = {},
+  /** Called with the validated manifest before anything is written; throwing from it stops the unpacking. */
+  onManifest?: (manifest: Manifest) => void,
 ): Promise<{ manifest: Manifest; dir: string }> {
   const lim = fillLimits(limits);
   const target = path.resolve(targetDir);
@@ -315,6 +317,7 @@ export async function unpackArchive(
   try {
     const files = checkNames(source, items);
     const manifest = await readManifest(source, items, files);
+    onManifest?.(manifest);
     await fs.mkdir(target, { recursive: true });
     try {
       await extract(source, target, items, lim);

@@ -30,6 +30,17 @@ export interface JobOutcome {
   timings: BatchTimings;
 }
 
+/**
+ * What the batcher reads of an abort signal: an AbortSignal, or something lighter with the same shape (a new
+ * AbortController with one listener costs ~4 µs in Node 20, a tenth of a small model's request).
+ */
+export interface QueueSignal {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 /** Per-request limits on waiting in the queue; neither touches a request once a worker has it. */
 export interface SubmitOptions {
   /** performance.now() in ms: still queued then, the request leaves the queue unrun and fails with `expired()`. */
@@ -37,7 +48,7 @@ export interface SubmitOptions {
   /** The error for a passed deadline (default: a 503 that says how long the request waited). */
   expired?: (waitedMs: number) => Error;
   /** Aborted while queued (the client disconnected): the request leaves the queue unrun and fails with the reason. */
-  signal?: AbortSignal;
+  signal?: QueueSignal;
   /** At the deadline the request moves behind every other queued request instead of failing (Triton's DELAY). */
   delay?: boolean;
 }
@@ -228,7 +239,7 @@ export class Batcher {
 }
 
 /** The error an aborted request fails with: the signal's reason when it is a ServeError (nobody may be listening). */
-function abortReason(signal: AbortSignal): Error {
+function abortReason(signal: QueueSignal): Error {
   const r: unknown = signal.reason;
   return r instanceof ServeError ? r : new ServeError('ServiceUnavailable', 'the request was cancelled before it ran');
 }

@@ -10,6 +10,7 @@ import { Command } from 'commander';
 import { archiverVersion } from '../archive/manifest.ts';
 import { loadConfig, type ServerConfig } from '../config/config.ts';
 import { isServeError } from '../errors.ts';
+import { modelDirSettings } from './model-dir.ts';
 import { needsRelaunch, relaunch, serverEnv, watchLauncher } from './malloc.ts';
 import { defaultPidFile, isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.ts';
 import { addTritonFlags, tritonFlagProperties, tritonHttpHost } from './triton-flags.ts';
@@ -29,6 +30,8 @@ interface Options {
   startTimeout: string;
   disableTokenAuth?: boolean;
   enableModelApi?: boolean;
+  modelDir?: string;
+  modelName?: string;
   modelRepository?: string;
   httpPort?: string;
   metricsPort?: string;
@@ -59,6 +62,9 @@ function program(): Command {
     .option('--start-timeout <s>', 'with --start: seconds to wait for the server to answer', '60')
     .option('--dt, --disable-token-auth', 'turn token authorization off (TorchServe\'s flag; disable_token_authorization=true)')
     .option('--enable-model-api', 'allow registering and unregistering models (enable_model_api=true)')
+    // KServe's model servers spell these --model_dir and --model_name; both spellings work.
+    .option('--model_dir, --model-dir <path>', 'serve what this folder holds (KServe\'s /mnt/models): a .mar or several, a model.onnx, a Triton model folder')
+    .option('--model_name, --model-name <name>', 'with --model-dir: the name to serve its one model under (KServe\'s model name)')
     // Triton's flags: `tritonserver --model-repository=/models` works with the binary's name changed.
     .option('--model-repository <dir>', "Triton's model repository: config.pbtxt + <version>/model.onnx folders (runs in the foreground unless --start)")
     .option('--http-port <port>', "Triton's flag: the inference port (inference_address's port)")
@@ -73,12 +79,13 @@ function program(): Command {
     .helpOption('-h, --help');
 }
 
-function configFrom(opts: Options) {
+async function configFrom(opts: Options) {
   const cli: Record<string, string> = {};
   if (opts.modelStore !== undefined) cli.model_store = opts.modelStore;
   if (opts.models !== undefined) cli.load_models = opts.models.join(',');
   if (opts.disableTokenAuth) cli.disable_token_authorization = 'true';
   if (opts.enableModelApi) cli.enable_model_api = 'true';
+  Object.assign(cli, await modelDirSettings(opts, (m) => process.stderr.write(`warning: ${m}\n`)));
   if (opts.modelRepository !== undefined) cli.model_repository = opts.modelRepository;
   if (opts.modelControlMode !== undefined) cli.model_control_mode = opts.modelControlMode;
   if (opts.loadModel !== undefined) cli.load_model = opts.loadModel.join(',');
@@ -113,7 +120,7 @@ function withPorts(config: ServerConfig, opts: Options): ServerConfig {
 }
 
 async function foreground(opts: Options): Promise<number> {
-  const config = configFrom(opts);
+  const config = await configFrom(opts);
   const running = readPidFile(opts.pidFile);
   if (running && running.pid !== process.pid && isAlive(running.pid)) {
     throw new Error(`a modelserver is already running (pid ${running.pid}, pid file ${opts.pidFile}); stop it with --stop`);
@@ -133,8 +140,8 @@ async function foreground(opts: Options): Promise<number> {
     process.exit(1);
   });
   const snapshotDir = opts.ncs || !opts.configSnapshots ? undefined : path.resolve(opts.snapshotDir);
-  // The last snapshot wins over load_models, so nothing registered is lost on restart; --models overrides it.
-  const restore = snapshotDir && opts.models === undefined ? await readSnapshot(snapshotDir) : undefined;
+  // The last snapshot wins over load_models, so nothing registered is lost on restart; --models and --model-dir override it.
+  const restore = snapshotDir && opts.models === undefined && opts.modelDir === undefined ? await readSnapshot(snapshotDir) : undefined;
   if (restore) log.info({ snapshot: snapshotDir, models: restore.modelCount }, 'restoring the last snapshot');
   let server;
   try {
@@ -174,7 +181,7 @@ async function foreground(opts: Options): Promise<number> {
 
 /** Starts a detached foreground server and waits until it answers /ping, or reports why it could not. */
 async function background(opts: Options, argv: string[]): Promise<number> {
-  configFrom(opts); // refuse a bad config here, with its message, before anything starts
+  await configFrom(opts); // refuse a bad config here, with its message, before anything starts
   const running = readPidFile(opts.pidFile);
   if (running && isAlive(running.pid)) {
     process.stderr.write(`error: a modelserver is already running (pid ${running.pid}); stop it with --stop\n`);

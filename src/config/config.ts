@@ -36,6 +36,13 @@ export interface ServerConfig {
   /** Ours: each worker thread's V8 heap limit in MB (0 = Node's default); past it the worker dies, answered 507. */
   readonly workerMaxHeapMb: number;
   readonly jobQueueSize: number;
+  /** Ours: most workers one model version may have (its max_worker), and all versions together; resolved from 0 = auto. */
+  readonly maxWorkersPerModel: number;
+  readonly maxWorkersTotal: number;
+  /** Ours: ms a request may wait in a model's queue before a 503 (0: no limit); per model `queueTimeout`. */
+  readonly defaultQueueTimeoutMs: number;
+  /** Ours: open connections each listener accepts at most; past it new ones are closed at once (0: no limit). */
+  readonly maxConnections: number;
   readonly maxRequestSize: number; // bytes
   readonly maxResponseSize: number; // bytes
   readonly defaultResponseTimeout: number; // seconds, as the next two
@@ -107,6 +114,16 @@ export interface LoadConfigOptions {
 /** Workers per model when not configured: one per core, at most 4, at least 1. */
 export function autoWorkers(cpuCount: number): number {
   return Math.max(1, Math.min(Math.floor(cpuCount), 4));
+}
+
+/**
+ * Default worker caps: 4 workers per core for one model (at least 8) and 8 per core in all (at least 16). A worker
+ * is a thread with its own session (tens of MB); past a few per core they only add memory and contention, and
+ * `min_worker=64` on 2 cores once added 648 MB and 143 threads.
+ */
+export function workerCaps(cpuCount: number): { perModel: number; total: number } {
+  const cores = Math.max(1, Math.floor(cpuCount));
+  return { perModel: Math.max(8, 4 * cores), total: Math.max(16, 8 * cores) };
 }
 
 /** Intra-op threads per worker: `configured` if > 0, else an even share of the cores (at least 1). */
@@ -216,6 +233,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
     intraOpThreads: get('intra_op_threads', nonNegativeInt, 0),
     workerMaxHeapMb: get('worker_max_heap_mb', nonNegativeInt, 0),
     jobQueueSize: get('job_queue_size', positiveInt, 100),
+    maxWorkersPerModel: get('max_workers_per_model', nonNegativeInt, 0) || workerCaps(cpuCount).perModel,
+    maxWorkersTotal: get('max_workers_total', nonNegativeInt, 0) || workerCaps(cpuCount).total,
+    defaultQueueTimeoutMs: get('default_queue_timeout_ms', nonNegativeInt, 0),
+    maxConnections: get('max_connections', nonNegativeInt, 1024),
     maxRequestSize: get('max_request_size', positiveInt, 6553500),
     maxResponseSize: get('max_response_size', positiveInt, 6553500),
     defaultResponseTimeout: get('default_response_timeout', positiveInt, 120),

@@ -27,6 +27,7 @@ const USED = [
   'token_expiration_min', 'decode_input_request', 'limit_max_image_pixels', 'models', 'number_of_gpu',
   'cors_allowed_origin', 'cors_allowed_methods', 'cors_allowed_headers', 'private_key_file', 'certificate_file',
   'key_file', 'allow_unauthenticated_management', 'worker_max_heap_mb',
+  'max_workers_per_model', 'max_workers_total', 'default_queue_timeout_ms', 'max_connections',
   // Triton's repository flags (issue 13), under property names so config.properties and MS_ variables take them too.
   'model_repository', 'model_control_mode', 'strict_model_config', 'repository_poll_secs', 'load_model', 'exit_on_error', 'default_max_batch_size',
 ] as const;
@@ -153,6 +154,8 @@ export interface ModelVersionConfig {
   readonly maxBatchDelay?: number;
   readonly responseTimeout?: number;
   readonly startupTimeout?: number;
+  /** ms a request may wait in the queue (ours, as the YAML's queueTimeout). */
+  readonly queueTimeout?: number;
   /** Written by TorchServe snapshots; accepted and kept. */
   readonly runtimeType?: string;
 }
@@ -164,6 +167,7 @@ const FIELDS: Record<keyof ModelVersionConfig, FieldKind> = {
   defaultVersion: 'boolean', marName: 'string', runtimeType: 'string',
   minWorkers: 'a non-negative integer', maxWorkers: 'a non-negative integer', maxBatchDelay: 'a non-negative integer',
   batchSize: 'a positive integer', responseTimeout: 'a positive integer', startupTimeout: 'a positive integer',
+  queueTimeout: 'a non-negative integer',
 };
 
 function fieldOk(kind: FieldKind, v: unknown): boolean {

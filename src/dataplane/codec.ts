@@ -66,12 +66,21 @@ export function encodeJson(values: unknown[], dt: DatatypeInfo, label: string): 
   const t = dt.datatype;
   const fail = (i: number, v: unknown, want: string) => bad(`${label}: element ${i} is ${show(v)}, expected ${want} for ${t}`);
   if (t === 'BYTES') {
-    return packBytes(
-      values.map((v, i) => {
-        if (typeof v !== 'string') throw fail(i, v, 'a string');
-        return Buffer.from(v, 'utf8');
-      }),
-    );
+    // One pass to size, one to write: a single buffer, no per-element allocation.
+    let total = 4 * values.length;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (typeof v !== 'string') throw fail(i, v, 'a string');
+      total += Buffer.byteLength(v, 'utf8');
+    }
+    const out = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (const v of values as string[]) {
+      const n = v.length === 0 ? 0 : out.write(v, at + 4, 'utf8');
+      out.writeUInt32LE(n, at);
+      at += 4 + n;
+    }
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   }
   if (t === 'BOOL') {
     const out = new Uint8Array(values.length);
@@ -127,6 +136,27 @@ function bytesOf(a: ArrayBufferView): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
+
+/**
+ * How many elements length-prefixed BYTES data holds, without making any: throws (with `label`) when the framing
+ * is broken; stops counting past `limit` (returning limit + 1).
+ */
+export function countBytesElements(data: Uint8Array, label: string, limit = Infinity): number {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  let count = 0;
+  let at = 0;
+  while (at < data.byteLength) {
+    if (count === limit) return limit + 1;
+    if (at + 4 > data.byteLength) throw bad(`${label}: BYTES data ends inside the 4-byte length of element ${count}`);
+    const n = view.getUint32(at, true);
+    if (at + 4 + n > data.byteLength) {
+      throw bad(`${label}: BYTES element ${count} declares ${n} bytes but only ${data.byteLength - at - 4} remain`);
+    }
+    at += 4 + n;
+    count++;
+  }
+  return count;
+}
 
 /** The elements of length-prefixed BYTES data; throws (with `label`) when the framing is broken. */
 export function unpackBytes(data: Uint8Array, label: string): Uint8Array[] {

@@ -24,24 +24,26 @@ function describe(info: TensorInfo): string {
   return `${v2Datatype(info) || info.type || 'non-tensor'} ${fmtShape(v2Shape(info))}`;
 }
 
-export function validateAgainstModel(req: ParsedInfer, io: ModelIO, model: string): void {
-  const byName = new Map(io.inputs.map((i) => [i.name, i]));
-  for (const input of req.inputs) {
-    const info = byName.get(input.name);
-    if (!info) {
-      throw bad(`unknown input "${input.name}": model "${model}" has inputs ${io.inputs.map((i) => `"${i.name}"`).join(', ')}`);
-    }
-    const want = v2Datatype(info);
-    if (want === '') throw bad(`input "${input.name}" of model "${model}" is of type ${info.type || 'non-tensor'}, which v2 requests cannot carry`);
-    if (input.datatype !== want) {
-      throw bad(`input "${input.name}": model "${model}" expects datatype ${want}, got ${input.datatype}`);
-    }
-    const shape = v2Shape(info);
-    const fits = shape.length === input.shape.length && shape.every((d, i) => d === -1 || d === input.shape[i]);
-    if (!fits) {
-      throw bad(`input "${input.name}": model "${model}" expects shape ${fmtShape(shape)}, got ${fmtShape(input.shape)}`);
-    }
+/** One input's name, datatype and shape against the model's: checked before its data is decoded. */
+export function checkInputAgainstModel(input: { name: string; datatype: string; shape: number[] }, io: ModelIO, model: string): void {
+  const info = io.inputs.find((i) => i.name === input.name);
+  if (!info) {
+    throw bad(`unknown input "${input.name}": model "${model}" has inputs ${io.inputs.map((i) => `"${i.name}"`).join(', ')}`);
   }
+  const want = v2Datatype(info);
+  if (want === '') throw bad(`input "${input.name}" of model "${model}" is of type ${info.type || 'non-tensor'}, which v2 requests cannot carry`);
+  if (input.datatype !== want) {
+    throw bad(`input "${input.name}": model "${model}" expects datatype ${want}, got ${input.datatype}`);
+  }
+  const shape = v2Shape(info);
+  const fits = shape.length === input.shape.length && shape.every((d, i) => d === -1 || d === input.shape[i]);
+  if (!fits) {
+    throw bad(`input "${input.name}": model "${model}" expects shape ${fmtShape(shape)}, got ${fmtShape(input.shape)}`);
+  }
+}
+
+export function validateAgainstModel(req: ParsedInfer, io: ModelIO, model: string): void {
+  for (const input of req.inputs) checkInputAgainstModel(input, io, model);
   const given = new Set(req.inputs.map((i) => i.name));
   const missing = io.inputs.filter((i) => !given.has(i.name));
   if (missing.length > 0) {

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { ServeError } from '../errors.ts';
-import type { BatchResult, BatchTask, CustomMetric, ModelIO, WorkerEvent, WorkerInit } from './messages.ts';
+import { deathError, DeathLog, fibonacciBackoff, noResponse } from './deaths.ts';
+import type { BatchResult, BatchTask, CustomMetric, ModelIO, WireRequest, WireResponse, WorkerEvent, WorkerInit } from './messages.ts';
 
 /** What a pool is told about its model; the pool fills in the plumbing fields of WorkerInit. */
 export type PoolModel = Omit<WorkerInit, 'channel' | 'idCounter' | 'builtinDir' | 'builtinExt'>;
@@ -36,13 +37,6 @@ export interface PoolOptions extends RestartPolicy {
   onWorkerReady?: () => void;
   /** Workers keep dying: the pool gave up (the model is to be marked FAILED). */
   onFatal?: (reason: string) => void;
-}
-
-function fibonacciBackoff(n: number): number {
-  let a = 0;
-  let b = 1;
-  for (let i = 0; i < n; i++) [a, b] = [b, a + b];
-  return Math.min(a, 30);
 }
 
 export interface WorkerStatus {
@@ -82,7 +76,7 @@ export class ModelPool {
   private slots: Slot[] = [];
   /** Workers wanted; replacements of dead workers may still be on their way. */
   private target: number;
-  private deaths: number[] = [];
+  private readonly deaths: DeathLog;
   private consecutiveDeaths = 0;
   private everReady = false;
   private failure?: ServeError;
@@ -98,6 +92,7 @@ export class ModelPool {
     this.channel.onmessage = (ev) => this.onEvent((ev as unknown as { data: WorkerEvent }).data);
     this.workerData = { ...opts.model, channel: name, idCounter: new SharedArrayBuffer(4), builtinDir: BUILTIN_DIR, builtinExt: ext };
     this.target = opts.workers;
+    this.deaths = new DeathLog(opts.maxDeaths ?? 5, opts.deathWindowMs ?? 60_000);
     this.grow(opts.workers);
   }
 
@@ -148,36 +143,73 @@ export class ModelPool {
 
   /**
    * Runs one batch on an idle ready worker (waiting for one if the batcher raced a retirement). A batch that
-   * takes longer than `timeoutMs` fails with 504 and its worker is replaced. A batch whose worker dies is sent
-   * once to another worker when its bytes are still at hand (shared, not transferred), then fails with a 500
-   * that names the model and the cause.
+   * takes longer than `timeoutMs` fails with 504 and its worker is replaced. A batch whose worker dies is run
+   * again one request at a time, each alone on a worker, when its bytes are still at hand (shared, not
+   * transferred): a request that kills a worker when alone too is a poison request and fails by itself with a
+   * 500 (507 for memory) that names it, while the others are answered. Deaths caused by a poison request do not
+   * count toward giving the model up; a death that no request explains does. A batch that cannot be re-run
+   * (transferred v2 tensors) fails with a 500 that names the model and the cause.
    */
   async run(task: BatchTask, transferList: ArrayBuffer[], timeoutMs = 0): Promise<BatchResult> {
-    const label = `model "${this.opts.model.modelName}" version ${this.opts.model.modelVersion}`;
-    for (let attempt = 0; ; attempt++) {
-      const slot = await this.acquire();
-      const abort = new AbortController();
-      const timer = timeoutMs > 0 ? setTimeout(() => abort.abort(), timeoutMs) : undefined;
-      try {
-        return (await slot.piscina.run(task, { transferList, signal: abort.signal })) as BatchResult;
-      } catch (err) {
-        if (abort.signal.aborted) {
-          this.replace(slot, `did not respond within ${timeoutMs / 1000} s`, false);
-          throw new ServeError('ResponseTimeout', `${label} did not respond within ${timeoutMs / 1000} s`);
-        }
-        const cause = (err as Error)?.message ?? String(err);
-        this.replace(slot, cause, true);
-        const retriable = transferList.length === 0 && attempt === 0 && !this.closed && !this.failure;
-        if (!retriable) {
-          const oom = /out of memory|ERR_WORKER_OUT_OF_MEMORY/i.test(cause) || (err as { code?: string })?.code === 'ERR_WORKER_OUT_OF_MEMORY';
-          throw new ServeError(oom ? 'OutOfResources' : 'InternalServerError', `${label}: worker died: ${cause}`);
-        }
-      } finally {
-        clearTimeout(timer);
-        slot.busy = false;
-        if (slot.draining && !slot.dead) void this.retire(slot);
-        this.wake();
+    const first = await this.attempt(task, transferList, timeoutMs);
+    if (first.result) return first.result;
+    const retriable = transferList.length === 0 && !this.closed && !this.failure;
+    if (!retriable) {
+      this.countDeath(first.cause);
+      throw deathError(this.label, first.cause, first.err);
+    }
+    const alone = await Promise.all(task.requests.map((r) => this.runAlone(r, timeoutMs)));
+    if (!alone.some((a) => a.poison)) this.countDeath(first.cause);
+    const done = alone.find((a) => a.result)?.result;
+    return {
+      workerId: done?.workerId ?? -1,
+      timings: done?.timings ?? { preprocessMs: 0, inferenceMs: 0, postprocessMs: 0, handlerMs: 0 },
+      responses: alone.map((a) => a.response),
+    };
+  }
+
+  private get label(): string {
+    return `model "${this.opts.model.modelName}" version ${this.opts.model.modelVersion}`;
+  }
+
+  /** One request of a batch whose worker died, run alone. */
+  private async runAlone(request: WireRequest, timeoutMs: number): Promise<{ response: WireResponse; result?: BatchResult; poison?: true }> {
+    try {
+      const a = await this.attempt({ requests: [request] }, [], timeoutMs);
+      if (a.result) return { response: a.result.responses[0] ?? noResponse(this.label), result: a.result };
+      const err = deathError(this.label, a.cause, a.err);
+      const message = `${this.label}: request ${request.requestId} killed its worker each time it ran, in a batch and alone (worker died: ${a.cause}); it was not retried again`;
+      return { response: { ok: false, error: new ServeError(err.kind, message).toWire() }, poison: true };
+    } catch (err) {
+      const se = err instanceof ServeError ? err : new ServeError('InternalServerError', `${this.label}: ${(err as Error)?.message ?? String(err)}`);
+      return { response: { ok: false, error: se.toWire() } };
+    }
+  }
+
+  /** One run on one worker: its result, or how the worker died (the death is not counted here). */
+  private async attempt(
+    task: BatchTask,
+    transferList: ArrayBuffer[],
+    timeoutMs: number,
+  ): Promise<{ result: BatchResult; cause?: undefined; err?: undefined } | { result?: undefined; cause: string; err: unknown }> {
+    const slot = await this.acquire();
+    const abort = new AbortController();
+    const timer = timeoutMs > 0 ? setTimeout(() => abort.abort(), timeoutMs) : undefined;
+    try {
+      return { result: (await slot.piscina.run(task, { transferList, signal: abort.signal })) as BatchResult };
+    } catch (err) {
+      if (abort.signal.aborted) {
+        this.replace(slot, `did not respond within ${timeoutMs / 1000} s`, false);
+        throw new ServeError('ResponseTimeout', `${this.label} did not respond within ${timeoutMs / 1000} s`);
       }
+      const cause = (err as Error)?.message ?? String(err);
+      this.replace(slot, cause, true, false);
+      return { cause, err };
+    } finally {
+      clearTimeout(timer);
+      slot.busy = false;
+      if (slot.draining && !slot.dead) void this.retire(slot);
+      this.wake();
     }
   }
 
@@ -197,7 +229,7 @@ export class ModelPool {
    * Drops a worker that died (or hung) and starts a replacement, after a backoff when workers keep dying; too
    * many deaths in a short time and the pool gives up (onFatal) instead of looping.
    */
-  private replace(slot: Slot, cause: string, died: boolean): void {
+  private replace(slot: Slot, cause: string, died: boolean, count = true): void {
     if (slot.dead) return;
     slot.dead = true;
     slot.status = undefined;
@@ -208,16 +240,7 @@ export class ModelPool {
     this.opts.onWorkerProblem?.(`${label} ${died ? 'died' : 'was replaced'}: ${cause}`);
     let delay = 0;
     if (died) {
-      const now = Date.now();
-      this.deaths = this.deaths.filter((t) => now - t < (this.opts.deathWindowMs ?? 60_000));
-      this.deaths.push(now);
-      if (this.deaths.length >= (this.opts.maxDeaths ?? 5)) {
-        const reason = `workers died ${this.deaths.length} times within ${(this.opts.deathWindowMs ?? 60_000) / 1000} s; last cause: ${cause}`;
-        this.failure ??= new ServeError('ServiceUnavailable', `model "${this.opts.model.modelName}" failed: ${reason}`);
-        this.opts.onFatal?.(reason);
-        this.wake();
-        return;
-      }
+      if (count && this.countDeath(cause)) return;
       delay = (this.opts.backoff ?? fibonacciBackoff)(this.consecutiveDeaths++) * 1000;
     }
     const timer = setTimeout(() => {
@@ -225,6 +248,20 @@ export class ModelPool {
     }, delay);
     timer.unref();
     this.wake();
+  }
+
+  /**
+   * Records a death that counts toward giving up; true when this one made the pool give up (`maxDeaths` within
+   * `deathWindowMs`: the pool fails and onFatal reports it).
+   */
+  private countDeath(cause: string): boolean {
+    if (this.closed || this.failure) return this.failure !== undefined;
+    const reason = this.deaths.record(cause);
+    if (reason === undefined) return false;
+    this.failure = new ServeError('ServiceUnavailable', `model "${this.opts.model.modelName}" failed: ${reason}`);
+    this.opts.onFatal?.(reason);
+    this.wake();
+    return true;
   }
 
   async close(): Promise<void> {

@@ -25,7 +25,10 @@ export interface ModelSettings {
   jobQueueSize: number;
   intraOpThreads: number;
   device: string;
-  /** ms a request may wait in the queue before it is answered 503 (Triton's default_timeout_microseconds); unset: no limit. */
+  /**
+   * ms a request may wait in the queue before it is answered 503 unrun (unset or 0: no limit). Triton's
+   * `default_queue_policy.default_timeout_microseconds`; config `default_queue_timeout_ms`, YAML/models JSON `queueTimeout`.
+   */
   queueTimeout?: number;
 }
 
@@ -168,8 +171,21 @@ export class ModelVersion {
    */
   async scale(minWorkers: number, maxWorkers: number, wait: boolean): Promise<void> {
     this.settings = { ...this.settings, minWorkers, maxWorkers };
+    if (this.state === 'FAILED') return this.recover(wait);
     this.resize(minWorkers);
     if (wait) await this.pool?.ready(minWorkers);
+  }
+
+  /**
+   * A FAILED version starts afresh with new workers (TorchServe's scale call restarts a model's workers): LOADING,
+   * then READY, or FAILED again with the new reason. With `wait`, resolves once they are ready.
+   */
+  private async recover(wait: boolean): Promise<void> {
+    this.state = 'LOADING';
+    this.failure = undefined;
+    const started = this.start();
+    if (wait) await started;
+    else started.catch(() => {}); // the reason stays in describe (state FAILED)
   }
 
   /** Changes the number of workers within [min, max] (used by scale() and the autoscaler). */
@@ -218,7 +234,7 @@ export class ModelVersion {
       );
     }
     const started = performance.now();
-    return this.batcher.submit(request, transfer, key, options).then(
+    return this.batcher.submit(request, transfer, key, this.queueBounds(options)).then(
       (outcome) => {
         const ms = performance.now() - started;
         if (outcome.response.ok) this.stats.succeeded(ms, outcome.queueMs, this.rowsOf(request), outcome.batchSize, outcome.timings);
@@ -239,6 +255,21 @@ export class ModelVersion {
     if (!first || first.shape.length === 0) return 1;
     const hasBatchDim = this.triton ? (this.triton.config.max_batch_size ?? 0) > 0 : this.io !== null && batchable(this.io);
     return hasBatchDim ? first.shape[0] : 1;
+  }
+
+  /** The caller's bounds on waiting, with the model's queue timeout as a deadline when it comes first. */
+  private queueBounds(options: SubmitOptions | undefined): SubmitOptions | undefined {
+    const ms = this.settings.queueTimeout ?? 0;
+    if (ms <= 0) return options;
+    const deadline = performance.now() + ms;
+    if (options?.deadline !== undefined && options.deadline <= deadline) return options;
+    const label = `model "${this.name}" version ${this.version}`;
+    return {
+      ...options,
+      deadline,
+      expired: (waited) =>
+        new ServeError('ServiceUnavailable', `${label}: the request waited ${Math.round(waited)} ms in the queue, past the model's queue timeout of ${ms} ms`),
+    };
   }
 
   /** Stops taking requests, lets in-flight ones finish (bounded by timeoutMs), then frees the workers. */

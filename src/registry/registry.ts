@@ -1,13 +1,14 @@
 /** Models by name and version, with a default version each. Speaks neither HTTP nor ONNX. */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { modelNameProblem } from '../archive/manifest.ts';
 import { ServeError } from '../errors.ts';
+import { withoutServerPaths } from './public-error.ts';
 import type { CustomMetric } from '../pool/messages.ts';
 import type { RestartPolicy } from '../pool/model-pool.ts';
 import type { AutoscaleOptions } from './autoscaler.ts';
-import { openSource } from '../sources/source.ts';
-import { newVersion } from './new-version.ts';
-import type { ModelSettings, ModelVersion } from './model-version.ts';
+import { openSource, type PreparedVersion, type SourceKind } from '../sources/source.ts';
+import { ModelVersion, type ModelSettings } from './model-version.ts';
 import type { WorkDir } from './workdir.ts';
 
 export interface RegistryOptions {
@@ -35,6 +36,8 @@ export interface RegistryOptions {
   onMetric?: (name: string, version: string, m: CustomMetric) => void;
   onWorkerProblem?: (name: string, version: string, message: string) => void;
   onQueueFull?: (name: string, version: string) => void;
+  /** Most workers (max_worker) one version may have, and all versions together (max_workers_per_model/_total). */
+  workerCaps?: { perModel: number; total: number };
   /** Called after every change worth a snapshot (models, versions, default, workers, batch settings). */
   onChange?: () => void;
 }
@@ -66,6 +69,8 @@ interface Entry {
 
 export class Registry {
   private readonly models = new Map<string, Entry>();
+  /** `name\0version` of registrations between reading their manifest and being added. */
+  private readonly reserved = new Set<string>();
   private readonly failures = new Map<string, string>();
 
   constructor(private readonly opts: RegistryOptions) {}
@@ -80,6 +85,11 @@ export class Registry {
 
   get strictModelConfig(): boolean {
     return this.opts.strictModelConfig === true;
+  }
+
+  /** Why the last load of `url` failed, if it did and nothing loaded it since (the repository index's reason). */
+  lastFailure(url: string): string | undefined {
+    return this.failures.get(url);
   }
 
   get modelControlMode(): 'none' | 'poll' | 'explicit' {
@@ -127,42 +137,64 @@ export class Registry {
     return versions[versions.length - 1];
   }
 
-  /** Registers every version the source yields (a Triton folder's version policy may pick several). */
+  /**
+   * Registers every version the source yields (a Triton folder's version policy may pick several). Names are
+   * checked first; an archive's name and version are reserved as soon as its manifest is read, before anything is
+   * extracted (into a folder of this registration's own), so that of concurrent registrations of one version
+   * exactly one goes on and the others get 409. Errors never carry the server's paths.
+   */
   async registerAll(req: RegisterRequest): Promise<ModelVersion[]> {
+    if (req.modelName !== undefined) {
+      const problem = modelNameProblem(req.modelName);
+      if (problem) throw new ServeError('BadRequest', problem);
+    }
+    const mine: string[] = [];
+    let full: string | undefined;
     try {
-      const versions = await this.registerSource(req);
+      full = await this.locate(req.url);
+      const source = await openSource(full, req.url);
+      const prepared = await source.prepare({
+        name: req.modelName,
+        version: req.version,
+        config: req.config,
+        strictConfig: this.opts.strictModelConfig,
+        defaultMaxBatchSize: this.opts.defaultMaxBatchSize,
+        scratch: (name) => this.opts.workDir.folderFor(name, 'new'),
+        reserve: (name, version) => mine.push(this.reserve(name, version)),
+      });
+      const versions = await this.adopt(prepared, source.kind, req, mine);
       this.failures.delete(req.url);
       return versions;
     } catch (err) {
-      // Kept for the repository index (Triton shows why a model is UNAVAILABLE); a Conflict is no failure.
-      if (!(err instanceof ServeError && err.kind === 'Conflict')) this.failures.set(req.url, (err as Error).message);
-      throw err;
+      const paths: Array<[string, string]> = [[this.opts.workDir.root, 'the scratch folder']];
+      if (full) paths.push([full, req.url]);
+      if (this.opts.modelStore) paths.push([this.opts.modelStore, 'the model store']);
+      if (this.opts.modelRepository) paths.push([this.opts.modelRepository, 'the model repository']);
+      const clean = withoutServerPaths(err, req.url, paths);
+      // Kept for the repository index (Triton shows why a model is UNAVAILABLE); a 409 is no failure of the model.
+      if (!(clean instanceof ServeError && clean.kind === 'Conflict')) this.failures.set(req.url, (clean as Error).message);
+      throw clean;
+    } finally {
+      for (const key of mine) this.reserved.delete(key);
     }
   }
 
-  /** Why the last load of `url` failed, if it did and nothing loaded it since. */
-  lastFailure(url: string): string | undefined {
-    return this.failures.get(url);
-  }
-
-  private async registerSource(req: RegisterRequest): Promise<ModelVersion[]> {
-    const source = await openSource(await this.locate(req.url), req.url);
-    const prepared = await source.prepare({
-      name: req.modelName,
-      version: req.version,
-      config: req.config,
-      strictConfig: this.opts.strictModelConfig,
-      defaultMaxBatchSize: this.opts.defaultMaxBatchSize,
-      scratch: (name) => this.opts.workDir.folderFor(name, 'new'),
-    });
+  /** Checks and adds prepared versions (reserved by this registration: `mine`), then starts them. */
+  private async adopt(prepared: PreparedVersion[], kind: SourceKind, req: RegisterRequest, mine: string[]): Promise<ModelVersion[]> {
     const created: ModelVersion[] = [];
     try {
       for (const p of prepared) {
-        if (this.models.get(p.name)?.versions.has(p.version) || created.some((c) => c.name === p.name && c.version === p.version)) {
+        const problem = modelNameProblem(p.name);
+        if (problem) throw new ServeError('BadRequest', problem);
+        const key = `${p.name}\0${p.version}`;
+        const taken = this.models.get(p.name)?.versions.has(p.version) || (this.reserved.has(key) && !mine.includes(key));
+        if (taken || created.some((c) => c.name === p.name && c.version === p.version)) {
           throw new ServeError('Conflict', `Model version ${p.version} for model ${p.name} already exists`);
         }
+        const mv = this.create(p, kind, req);
+        this.checkWorkers(mv.name, mv.version, mv.settings.maxWorkers, created);
+        created.push(mv);
       }
-      for (const p of prepared) created.push(newVersion(this.opts, p, source.kind, req));
     } catch (err) {
       for (const p of prepared) if (p.ownsDir) await this.opts.workDir.remove(p.dir);
       throw err;
@@ -186,6 +218,80 @@ export class Registry {
       throw err;
     }
     return created;
+  }
+
+  private create(p: PreparedVersion, kind: SourceKind, req: RegisterRequest): ModelVersion {
+    const { name, version } = p;
+    const settings = this.settingsFor(name, version, p.settings, req);
+    return new ModelVersion({
+      name,
+      version,
+      url: req.url,
+      dir: p.dir,
+      ownsDir: p.ownsDir,
+      sourceKind: kind,
+      triton: p.triton,
+      manifest: p.manifest,
+      handler: req.handler ?? p.manifest.model.handler,
+      modelConfig: p.modelConfig,
+      settings,
+      loadedAtStartup: req.loadedAtStartup ?? false,
+      autoscale: this.opts.autoscale,
+      restart: this.opts.restart,
+      maxHeapMb: this.opts.maxHeapMb,
+      onMetric: this.opts.onMetric && ((m) => this.opts.onMetric!(name, version, m)),
+      onWorkerProblem: this.opts.onWorkerProblem && ((msg) => this.opts.onWorkerProblem!(name, version, msg)),
+      onQueueFull: this.opts.onQueueFull && (() => this.opts.onQueueFull!(name, version)),
+    });
+  }
+
+  /** Claims a name and version for one registration, or throws 409 when it is registered or being registered. */
+  private reserve(name: string, version: string): string {
+    const key = `${name}\0${version}`;
+    if (this.models.get(name)?.versions.has(version) || this.reserved.has(key)) {
+      throw new ServeError('Conflict', `Model version ${version} for model ${name} already exists`);
+    }
+    this.reserved.add(key);
+    return key;
+  }
+
+  /**
+   * 400 when `maxWorkers` for this version passes the per-model cap, or all versions' together (registered,
+   * `pending` in this registration, less `self` when it is being rescaled) the total cap.
+   */
+  private checkWorkers(name: string, version: string, maxWorkers: number, pending: ModelVersion[], self?: ModelVersion): void {
+    const caps = this.opts.workerCaps;
+    if (!caps) return;
+    const label = `model "${name}" version ${version}`;
+    if (maxWorkers > caps.perModel) {
+      throw new ServeError('BadRequest', `${label}: ${maxWorkers} workers asked for; at most ${caps.perModel} per model are allowed (max_workers_per_model)`);
+    }
+    const others = [...this.all(), ...pending].reduce((n, mv) => (mv === self ? n : n + mv.settings.maxWorkers), 0);
+    if (others + maxWorkers > caps.total) {
+      throw new ServeError(
+        'BadRequest',
+        `${label}: ${maxWorkers} workers asked for, but other models already have up to ${others} and at most ${caps.total} are allowed in all (max_workers_total)`,
+      );
+    }
+  }
+
+  private settingsFor(name: string, version: string, own: Partial<ModelSettings>, req: RegisterRequest): ModelSettings {
+    const d = this.opts.defaults;
+    const s = {
+      ...d,
+      device: d.device ?? 'cpu',
+      ...this.opts.perModel?.(name, version),
+      ...own,
+      ...req.overrides,
+    } as ModelSettings & { intraOpThreads?: number };
+    if (req.initialWorkers !== undefined) {
+      s.minWorkers = req.initialWorkers;
+      s.maxWorkers = Math.max(req.initialWorkers, s.maxWorkers);
+    }
+    if (s.maxWorkers < s.minWorkers) s.maxWorkers = s.minWorkers;
+    // A model that may grow gets the budget of its largest size, so growing never oversubscribes the cores.
+    s.intraOpThreads = s.intraOpThreads || this.opts.threadsFor(Math.max(1, s.maxWorkers));
+    return s;
   }
 
   private add(mv: ModelVersion, makeDefault: boolean): void {
@@ -227,6 +333,7 @@ export class Registry {
 
   /** Sets a version's worker bounds; with `wait`, resolves once the new workers are ready. */
   async scale(mv: ModelVersion, minWorkers: number, maxWorkers: number, wait: boolean): Promise<void> {
+    this.checkWorkers(mv.name, mv.version, maxWorkers, [], mv);
     const scaling = mv.scale(minWorkers, maxWorkers, wait);
     this.changed();
     await scaling;

@@ -37,13 +37,13 @@ export class WorkDir {
     return new WorkDir(root);
   }
 
-  /** A fresh folder for one model version's extracted archive. */
+  /**
+   * A new, empty folder of its own for one registration's extracted archive, created atomically (mkdtemp), so
+   * that registrations of one archive running at once never share or race for a folder.
+   */
   async folderFor(name: string, version: string): Promise<string> {
-    const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '_');
-    const base = path.join(this.root, 'models', `${safe(name)}-${safe(version)}`);
-    let dir = base;
-    for (let i = 1; existsSync(dir); i++) dir = `${base}-${i}`;
-    return dir;
+    const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64);
+    return fs.mkdtemp(path.join(this.root, 'models', `${safe(name)}-${safe(version)}-`));
   }
 
   async remove(dir: string): Promise<void> {

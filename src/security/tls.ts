@@ -47,9 +47,9 @@ export function loadTls(c: TlsSettings, addresses: readonly Address[]): TlsFiles
   return files;
 }
 
-/** An http or https server for one listener. */
-export function createListener(handler: http.RequestListener, addr: Address, tls: TlsFiles | undefined): http.Server {
-  if (addr.scheme !== 'https') return http.createServer(handler);
+/** An http or https server for one listener; `options` are the http.Server options both take (e.g. a ServerResponse class). */
+export function createListener(handler: http.RequestListener, addr: Address, tls: TlsFiles | undefined, options: http.ServerOptions = {}): http.Server {
+  if (addr.scheme !== 'https') return http.createServer(options, handler);
   if (!tls) throw new ServeError('BadRequest', `${addr.host}:${addr.port} uses https but no key and certificate were loaded`);
-  return https.createServer({ key: tls.key, cert: tls.cert }, handler);
+  return https.createServer({ ...options, key: tls.key, cert: tls.cert }, handler);
 }

@@ -19,7 +19,7 @@ export function marSource(full: string, url: string): ModelSource {
       }
       const dir = await opts.scratch(path.basename(url));
       try {
-        const { manifest } = await unpackArchive(full, dir);
+        const { manifest } = await unpackArchive(full, dir, {}, (m) => opts.reserve?.(opts.name ?? m.model.modelName, m.model.modelVersion));
         const modelConfig = await readModelConfig(dir, manifest, url);
         return [
           {

@@ -6,7 +6,7 @@ import { ServeError } from '../errors.ts';
 import type { Manifest } from '../handler/contract.ts';
 import type { ModelSettings } from '../registry/model-version.ts';
 
-const INT_KEYS = ['minWorkers', 'maxWorkers', 'batchSize', 'maxBatchDelay', 'responseTimeout', 'jobQueueSize', 'intraOpThreads'] as const;
+const INT_KEYS = ['minWorkers', 'maxWorkers', 'batchSize', 'maxBatchDelay', 'responseTimeout', 'jobQueueSize', 'queueTimeout', 'intraOpThreads'] as const;
 
 export async function readModelConfig(dir: string, manifest: Manifest, source: string): Promise<Record<string, unknown>> {
   const file = manifest.model.configFile;

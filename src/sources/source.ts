@@ -51,6 +51,11 @@ export interface PrepareOptions {
   strictConfig?: boolean;
   /** max_batch_size when auto-complete sets it (default 4, Triton's). */
   defaultMaxBatchSize?: number;
+  /**
+   * Claims a name and version as soon as they are known and before anything is extracted (throws 409 when taken),
+   * so concurrent registrations of one archive do not all unpack it. Sources that serve in place need not call it.
+   */
+  reserve?: (name: string, version: string) => void;
 }
 
 export interface ModelSource {

@@ -7,9 +7,10 @@ import { startTestServer, TestStore } from '../helpers/server.ts';
 
 const { onnx } = onnxProto;
 const WIDTH = 512;
-const STEPS = 80;
+// Enough work that the busy request outlasts the timeouts below by far even on a quiet, fast machine (a few hundred ms there).
+const STEPS = 400;
 
-/** `x` FP32 [N,512] → 80 MatMuls with one 512×512 matrix (scaled identity) → `y`: time grows with N. */
+/** `x` FP32 [N,512] → 400 MatMuls with one 512×512 matrix (scaled identity) → `y`: time grows with N. */
 function slowModel(): Uint8Array {
   const w = new Float32Array(WIDTH * WIDTH);
   for (let i = 0; i < WIDTH; i++) w[i * WIDTH + i] = 1;

@@ -32,7 +32,7 @@ describe('reliability: timeouts and worker deaths', function () {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ms-rel-'));
     store = await TestStore.create();
     await store.add({ name: 'dies', handler: 'dies.js', config: 'minWorkers: 2\nmaxWorkers: 2\n' });
-    await store.add({ name: 'fragile', handler: 'dies.js', config: 'minWorkers: 1\nmaxWorkers: 1\n' });
+    await store.add({ name: 'fragile', handler: 'dies.js', config: `minWorkers: 1\nmaxWorkers: 1\nbrokenMarker: ${JSON.stringify(path.join(tmp, 'broken'))}\n` });
     await store.add({ name: 'slow', handler: 'dies.js', config: 'minWorkers: 2\nmaxWorkers: 2\nresponseTimeout: 1\n' });
     server = await startTestServer(store, ['dies.mar', 'fragile.mar', 'slow.mar'], {}, {
       restart: { backoff: () => 0, maxDeaths: 6, deathWindowMs: 60_000 },
@@ -62,10 +62,10 @@ describe('reliability: timeouts and worker deaths', function () {
     expect(fs.existsSync(marker)).to.equal(true);
   });
 
-  it('answers 500 naming the model and the cause when the retry dies too, and recovers to its minimum', async () => {
+  it('answers 500 naming the model, the request and the cause when the request kills its worker alone too, and recovers to its minimum', async () => {
     const res = await predict(server, 'dies', 'die=exit');
     expect(res.status).to.equal(500);
-    expect(res.body.message).to.contain('"dies"').and.contain('worker died');
+    expect(res.body.message).to.contain('"dies"').and.contain('worker died').and.contain('killed its worker each time it ran');
     await until(async () => (await describe1(server, 'dies')).workers.length === 2, 'two workers again');
     expect((await predict(server, 'dies', 'ok=1')).status).to.equal(200);
   });
@@ -81,18 +81,24 @@ describe('reliability: timeouts and worker deaths', function () {
     expect(results.map((r) => r.status)).to.deep.equal([200, 200, 200, 200]);
   });
 
-  it('marks a model whose workers keep dying FAILED with the reason instead of looping', async () => {
-    for (let i = 0; i < 6; i++) {
-      const r = await predict(server, 'fragile', 'die=exit');
-      expect([500, 503]).to.include(r.status);
-      if ((await describe1(server, 'fragile')).state === 'FAILED') break;
-    }
+  it('marks a model whose workers keep dying FAILED with the reason instead of looping, and a scale call brings it back', async () => {
+    // die=break breaks the model itself: every replacement fails to load, deaths no request explains.
+    const r = await predict(server, 'fragile', 'die=break');
+    expect([500, 503]).to.include(r.status);
+    await until(async () => (await describe1(server, 'fragile')).state === 'FAILED', 'FAILED');
     const d = await describe1(server, 'fragile');
-    expect(d.state).to.equal('FAILED');
     expect(d.failureReason).to.contain('died').and.contain('times');
     const after = await predict(server, 'fragile', 'ok=1');
     expect(after.status).to.equal(503);
     expect(after.body.message).to.contain('failed');
+    expect((await fetch(`${server.inferenceUrl}/ping`)).status).to.equal(500);
+    // Fixed (the marker is gone): a scale call restarts the workers, as TorchServe's does.
+    fs.rmSync(path.join(tmp, 'broken'));
+    const scaled = await fetch(`${server.managementUrl}/models/fragile?min_worker=1&synchronous=true`, { method: 'PUT' });
+    expect(scaled.status).to.equal(200);
+    expect((await describe1(server, 'fragile')).state).to.equal('READY');
+    expect((await predict(server, 'fragile', 'ok=1')).status).to.equal(200);
+    expect((await fetch(`${server.inferenceUrl}/ping`)).status).to.equal(200);
   });
 });
 

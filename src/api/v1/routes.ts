@@ -11,6 +11,7 @@ import Router from '@koa/router';
 import { ServeError } from '../../errors.ts';
 import type { JobOutcome } from '../../batching/batcher.ts';
 import type { WireRequest, WireResponse } from '../../pool/messages.ts';
+import { clientGone } from '../client-gone.ts';
 import { headersOf, queryOf } from '../decode.ts';
 import { parseJson, readBody, requireJsonType } from '../v2/body.ts';
 import { protocolMiddleware } from '../v2/errors.ts';
@@ -46,9 +47,10 @@ async function predict(ctx: Context, deps: OipDeps, name: string): Promise<void>
   const requestId = ctx.state.requestId as string;
   const headers = headersOf(ctx);
   const query = queryOf(ctx);
+  const signal = clientGone(ctx);
   if (takesStackedRows(mv, instances)) {
     deps.metrics.received(mv.name);
-    const text = await predictStacked(ctx, deps, mv, instances, { requestId, headers, query, startedAt: started });
+    const text = await predictStacked(ctx, deps, mv, instances, { requestId, headers, query, startedAt: started, queue: { signal } });
     checkResponseSize(Buffer.byteLength(text), deps.maxResponseSize);
     ctx.type = 'application/json';
     ctx.body = text;
@@ -66,7 +68,7 @@ async function predict(ctx: Context, deps: OipDeps, name: string): Promise<void>
         query,
         contentType: 'application/json',
       };
-      return mv.infer(request, []);
+      return mv.infer(request, [], undefined, { signal });
     }),
   );
   const outcomes: JobOutcome[] = [];

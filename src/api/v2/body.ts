@@ -7,6 +7,7 @@ import inflate from 'inflation';
 import type { Context } from 'koa';
 import getRawBody from 'raw-body';
 import { ServeError } from '../../errors.ts';
+import { checkJsonDepth } from '../../json-depth.ts';
 
 export async function readBody(ctx: Context, limit: number): Promise<Buffer> {
   const encoding = (ctx.get('content-encoding') || 'identity').trim().toLowerCase();
@@ -32,6 +33,7 @@ export async function readBody(ctx: Context, limit: number): Promise<Buffer> {
 /** Parses JSON text; `what` names it in the error. */
 export function parseJson(bytes: Uint8Array, what: string): unknown {
   if (bytes.byteLength === 0) throw new ServeError('BadRequest', `${what} is empty`);
+  checkJsonDepth(bytes, what);
   try {
     return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   } catch (err) {

@@ -8,6 +8,7 @@ import type { Context } from 'koa';
 import { checkResponseSize, inferV2, modelFor, type DataPlaneDeps, type ResponseHead } from '../../dataplane/infer.ts';
 import { parseInfer, type ParsedInfer } from '../../dataplane/request.ts';
 import type { WireResponse } from '../../pool/messages.ts';
+import { clientGone } from '../client-gone.ts';
 import { headersOf, queryOf } from '../decode.ts';
 import { sendWireResponse } from '../respond.ts';
 import { HEADER_LENGTH, headerLength, rawRequest } from './binary.ts';
@@ -22,9 +23,10 @@ export interface InferDeps extends DataPlaneDeps {
 export function decodeInfer(ctx: Context, body: Buffer, io: Parameters<typeof rawRequest>[1], model: string): ParsedInfer {
   const length = headerLength(ctx.headers[HEADER_LENGTH], body.byteLength);
   if (length === 0) return rawRequest(body, io, model);
-  if (length !== undefined) return parseInfer(parseJson(body.subarray(0, length), 'the JSON inference header'), body.subarray(length));
+  const target = { name: model, io };
+  if (length !== undefined) return parseInfer(parseJson(body.subarray(0, length), 'the JSON inference header'), body.subarray(length), target);
   requireJsonType(ctx, ', or a JSON header and binary tensors with Inference-Header-Content-Length');
-  return parseInfer(parseJson(body, 'the inference request'), new Uint8Array(0));
+  return parseInfer(parseJson(body, 'the inference request'), new Uint8Array(0), target);
 }
 
 export async function infer(ctx: Context, deps: InferDeps, name: string, version?: string): Promise<void> {
@@ -33,7 +35,7 @@ export async function infer(ctx: Context, deps: InferDeps, name: string, version
   ctx.state.model = { name: mv.name, version: mv.version };
   const body = await readBody(ctx, deps.maxRequestSize);
   const req = decodeInfer(ctx, body, mv.io, mv.name);
-  const call = { requestId: ctx.state.requestId as string, headers: headersOf(ctx), query: queryOf(ctx), startedAt };
+  const call = { requestId: ctx.state.requestId as string, headers: headersOf(ctx), query: queryOf(ctx), startedAt, queue: { signal: clientGone(ctx) } };
   const answer = await inferV2(deps, mv, version, req, call);
   ctx.state.model.batchSize = answer.batchSize;
   if (answer.tensors) {
