@@ -7,7 +7,9 @@
  *                segmenter and a BERT-shaped sentiment model with its tokenizer.json (all built with onnx-proto)
  *                behind object_detector, image_segmenter and text_classifier.
  * It also writes sample inputs to model_store/samples/, with colors.onnx and index_to_name.json (the colours
- * model's own files, to archive by hand as the README shows). Nothing is downloaded.
+ * model's own files, to archive by hand as the README shows), and a Triton model repository in model_repository/:
+ *   rgb/       — the "mean colour" classifier on one pixel (input [N,3,1,1]) with config.pbtxt and labels.txt.
+ * Nothing is downloaded.
  */
 import fs from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -25,6 +27,30 @@ import { squaresImage } from './lib/squares.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', ...(import.meta.url.includes('/dist/') ? ['..'] : []));
 const store = path.resolve(process.argv[2] ?? path.join(root, 'model_store'));
+const repository = path.resolve(process.argv[3] ?? path.join(path.dirname(store), 'model_repository'));
+
+/** A Triton repository model: config.pbtxt, labels and version 1 of the one-pixel colour classifier. */
+async function buildRepository(): Promise<void> {
+  const dir = path.join(repository, 'rgb');
+  if (existsSync(path.join(dir, 'config.pbtxt'))) return;
+  await fs.mkdir(path.join(dir, '1'), { recursive: true });
+  await fs.writeFile(path.join(dir, '1', 'model.onnx'), colorsClassifier({ size: 1 }));
+  await fs.writeFile(path.join(dir, 'labels.txt'), Object.values(colorsLabels()).join('\n') + '\n');
+  await fs.writeFile(
+    path.join(dir, 'config.pbtxt'),
+    [
+      'name: "rgb"',
+      'backend: "onnxruntime"',
+      'max_batch_size: 8',
+      'input [ { name: "input" data_type: TYPE_FP32 dims: [ 3, 1, 1 ] } ]',
+      'output [ { name: "output" data_type: TYPE_FP32 dims: [ 3 ] label_filename: "labels.txt" } ]',
+      'dynamic_batching { max_queue_delay_microseconds: 1000 }',
+      'instance_group [ { count: 1 kind: KIND_CPU } ]',
+      '',
+    ].join('\n'),
+  );
+  console.log(`built ${path.relative(process.cwd(), dir)}/`);
+}
 
 async function build(name: string, make: (dir: string) => Promise<Parameters<typeof packArchive>[0]>): Promise<void> {
   if (existsSync(path.join(store, `${name}.mar`))) return;
@@ -90,6 +116,7 @@ async function main(): Promise<void> {
       exportPath: store,
     };
   });
+  await buildRepository();
   const samples = path.join(store, 'samples');
   if (!existsSync(samples)) {
     await fs.mkdir(samples);

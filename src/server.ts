@@ -22,7 +22,7 @@ import type { ModelSettings } from './registry/model-version.ts';
 import { Registry } from './registry/registry.ts';
 import { checkModelStore, listenError } from './startup-checks.ts';
 import { SnapshotWriter, type ModelSnapshot } from './registry/snapshot.ts';
-import { everyArchive, loadModels, repositoryStartup, restoreSnapshot, type StartupFailure } from './registry/startup.ts';
+import { everyArchive, loadModels, restoreSnapshot, startRepository, type StartupFailure } from './registry/startup.ts';
 import { WorkDir } from './registry/workdir.ts';
 import { setUpSecurity } from './security/setup.ts';
 import { createListener, type TlsFiles } from './security/tls.ts';
@@ -130,6 +130,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     modelRepository: config.modelRepository,
     strictModelConfig: config.strictModelConfig,
     modelControlMode: config.modelControlMode,
+    defaultMaxBatchSize: config.defaultMaxBatchSize,
     workDir,
     defaults: {
       minWorkers: config.defaultWorkersPerModel,
@@ -214,10 +215,17 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       const list = all ? (config.modelStore ? await everyArchive(config.modelStore) : []) : [...(config.loadModels ?? [])];
       startupFailures = await loadModels(registry, list, log);
     }
-    if (config.modelRepository) {
-      const repo = await repositoryStartup(registry, config.modelRepository, config.modelControlMode, config.loadModel);
-      startupFailures.push(...(await loadModels(registry, repo, log)));
-    }
+    const repoStart = config.modelRepository
+      ? await startRepository(registry, {
+          repo: config.modelRepository,
+          mode: config.modelControlMode,
+          loadModel: config.loadModel,
+          exitOnError: config.exitOnError,
+          pollSecs: config.repositoryPollSecs,
+        }, log)
+      : undefined;
+    const poller = repoStart?.poller;
+    startupFailures.push(...(repoStart?.failures ?? []));
     starting = false;
     // A restore that lost models leaves the snapshot as it was (until a real change): a failed start must not
     // quietly drop them from the next one.
@@ -233,6 +241,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       startupFailures,
       stop: () =>
         (stopping ??= (async () => {
+          await poller?.stop();
           // No new connections; on open ones readiness goes false and new requests get 503 with Connection:
           // close while the ones in flight finish (bounded); then idle keep-alive sockets close, and what is
           // still open (an answer being written, a lingering close) gets a few seconds before it is cut.

@@ -21,6 +21,7 @@ import { machine, markdown, targets, writeResults, type Results, type ServerPoin
 import { memoryPerWorker, startupTime } from './server-costs.ts';
 import { overload } from './overload.ts';
 import { interleavedSweep } from './sweep.ts';
+import { buildRepository, v2MlpRequests } from './repository.ts';
 
 const CONCURRENCY = [1, 8, 32, 64];
 const SECONDS = Number(process.env.BENCH_DURATION ?? 6);
@@ -66,13 +67,14 @@ async function run(tmp: string): Promise<Results> {
   const n = cores();
   say(`building models and archives in ${tmp}`);
   const f = await buildFixtures(tmp);
+  const repository = await buildRepository(f);
   const ceiling = await ceilings(f, n);
 
   say(`load: bare Koa, hand-written server (${n} workers × 1 thread), modelserver (${n} workers per model); ${SECONDS} s per point`);
   const koa = await started(startBaseline(BARE_KOA));
   const hand = await started(startBaseline(HANDWRITTEN, [f.cnnFile, String(n)]));
   const server = await started(
-    startModelServer({ dir: path.join(tmp, 'server'), store: f.store, archives: ['mlp.mar', 'cnn.mar'], workers: n }),
+    startModelServer({ dir: path.join(tmp, 'server'), store: f.store, archives: ['mlp.mar', 'cnn.mar'], workers: n, repository: repository.mlp }),
   );
   const koaTarget = { name: 'bare Koa', process: koa, requests: jsonRequests(f, '/') };
   const mlpTarget = { name: 'server mlp', process: server, requests: jsonRequests(f, '/predictions/mlp'), model: { server, name: 'mlp' } };
@@ -92,6 +94,18 @@ async function run(tmp: string): Promise<Results> {
       serverCnn: cnn.points['server cnn'] as Noted<ServerPoint>[],
     });
   }
+  say('repository vs .mar: the MLP over v2 at c=32, the same model from mlp.mar and from a Triton repository folder, 3 rounds');
+  const repoTargets = [
+    { name: 'v2 mlp.mar', process: server, requests: v2MlpRequests('/v2/models/mlp/infer'), model: { server, name: 'mlp' } },
+    { name: 'v2 repository mlp', process: server, requests: v2MlpRequests('/v2/models/mlp_repo/infer'), model: { server, name: 'mlp_repo' } },
+  ];
+  const repoRounds: Array<{ mar: Noted<ServerPoint>; repository: Noted<ServerPoint> }> = [];
+  for (let round = 0; round < 3; round++) {
+    // Alternating which goes first, so a drift of the machine does not favour one.
+    const order = round % 2 === 0 ? repoTargets : [...repoTargets].reverse();
+    const r = await interleavedSweep(order, { ...sweep, concurrency: [32] });
+    repoRounds.push({ mar: r.points['v2 mlp.mar'][0] as Noted<ServerPoint>, repository: r.points['v2 repository mlp'][0] as Noted<ServerPoint> });
+  }
   await stopAll();
 
   say('memory per worker: the CNN with 1, 2, then 3 workers');
@@ -101,6 +115,7 @@ async function run(tmp: string): Promise<Results> {
     mlp: await startupTime(tmp, f.store, 'mlp.mar', 3),
     cnn: await startupTime(tmp, f.store, 'cnn.mar', 3),
     cnnZipStore: await startupTime(tmp, f.storedStore, 'cnn.mar', 3),
+    cnnRepository: await startupTime(tmp, f.store, 'cnn_repo', 3, repository.cnn),
   };
 
   say('overload: the MLP under far more connections than it can serve, bounds off, then on');
@@ -120,6 +135,7 @@ async function run(tmp: string): Promise<Results> {
     batchSizeSource: batchSource,
     memory,
     startup,
+    repositoryVsMar: repoRounds,
     overload: overloadRows,
   };
   return { ...partial, targets: targets(partial) };

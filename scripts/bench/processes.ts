@@ -69,6 +69,8 @@ export interface ModelServerOptions {
   workers: number;
   /** Intra-op threads per worker; 0 lets the server derive them from cores and workers. */
   intraOpThreads?: number;
+  /** A Triton model repository served beside the archives (all its models). */
+  repository?: string;
   /** More config.properties lines (key → value), e.g. the overload row's job_queue_size and max_connections. */
   extra?: Record<string, string>;
 }
@@ -90,6 +92,7 @@ export function writeServerConfig(o: ModelServerOptions): string {
     `load_models=${o.archives.join(',')}`,
     `default_workers_per_model=${o.workers}`,
     ...(o.intraOpThreads ? [`intra_op_threads=${o.intraOpThreads}`] : []),
+    ...(o.repository ? [`model_repository=${o.repository}`] : []),
     ...Object.entries(o.extra ?? {}).map(([k, v]) => `${k}=${v}`),
   ];
   fs.writeFileSync(file, lines.join('\n') + '\n');

@@ -27,7 +27,9 @@ export interface Results {
   targetRounds: Array<Partial<LoadRound>>;
   batchSizeSource: string;
   memory: MemoryResult;
-  startup: { mlp: StartupResult; cnn: StartupResult; cnnZipStore: StartupResult };
+  startup: { mlp: StartupResult; cnn: StartupResult; cnnZipStore: StartupResult; cnnRepository?: StartupResult };
+  /** The MLP over v2 at c=32 from mlp.mar and from a Triton repository folder, in one server. */
+  repositoryVsMar?: Array<{ mar: Noted<ServerPoint>; repository: Noted<ServerPoint> }>;
   /** The overload row (issue 16): admitted requests' latency while excess is shed, bounds off vs on. */
   overload: OverloadPoint[];
   targets: Target[];
@@ -202,11 +204,20 @@ export function markdown(r: Results): string {
     ``,
     `\`modelserver --start\` with one archive, 2 workers (median of 3 tries, ms from running the command):`,
     table(['archive', 'server process logs its first line', 'model loaded', '/ping Healthy', 'command returned'],
-      ([['mlp.mar', 'mlp'], ['cnn.mar', 'cnn'], ['cnn.mar, zip-store', 'cnnZipStore']] as const).map(([label, k]) => {
+      ([['mlp.mar', 'mlp'], ['cnn.mar', 'cnn'], ['cnn.mar, zip-store', 'cnnZipStore'], ['cnn, Triton repository folder', 'cnnRepository']] as const).flatMap(([label, k]) => {
         const s = r.startup[k];
-        return [label, f(median(s.firstLogMs), 0), f(median(s.modelLoadedMs), 0), f(median(s.healthyMs), 0), f(median(s.commandMs), 0)];
+        return s ? [[label, f(median(s.firstLogMs), 0), f(median(s.modelLoadedMs), 0), f(median(s.healthyMs), 0), f(median(s.commandMs), 0)]] : [];
       })),
     ``,
+    ...(r.repositoryVsMar?.length
+      ? [
+          `Repository vs .mar, the MLP over v2 JSON at c=32 in one server, ${r.repositoryVsMar.length} rounds (the order alternating): ` +
+            `mlp.mar ${r.repositoryVsMar.map((p) => f(p.mar.rps)).join(', ')} req/s, repository folder ${r.repositoryVsMar.map((p) => f(p.repository.rps)).join(', ')} req/s; ` +
+            `median ratio ${f(median(r.repositoryVsMar.map((p) => (100 * p.repository.rps) / p.mar.rps)), 1)}%. Start-up of the CNN from the repository ` +
+            `(served in place, nothing unpacked) vs cnn.mar: see the start-up table, "model loaded" minus "first line".`,
+          ``,
+        ]
+      : []),
   ].join('\n');
 }
 

@@ -166,11 +166,12 @@ function logTimes(file: string): { first: number; loaded: number } {
 }
 
 /** `modelserver --start` with one archive of `store`, timed to Healthy, then `--stop`; `tries` times. */
-export async function startupTime(dir: string, store: string, archive: string, tries: number): Promise<StartupResult> {
+export async function startupTime(dir: string, store: string, archive: string, tries: number, repository?: string): Promise<StartupResult> {
   const result: StartupResult = { healthyMs: [], commandMs: [], firstLogMs: [], modelLoadedMs: [] };
   for (let t = 0; t < tries; t++) {
     const at = fs.mkdtempSync(path.join(dir, `startup-${path.basename(archive, '.mar')}-`));
-    const config = writeServerConfig({ dir: at, store, archives: [archive], workers: 2 });
+    // With a repository, `archive` names its one model folder and no archive loads.
+    const config = writeServerConfig({ dir: at, store, archives: repository ? [] : [archive], workers: 2, repository });
     const pidFile = path.join(at, 'modelserver.pid');
     const logFile = path.join(at, 'modelserver.log');
     const args = [CLI, '--start', '--ncs', '--ts-config', config, '--pid-file', pidFile, '--log-file', logFile];

@@ -89,7 +89,10 @@ export function createInferenceApp(deps: InferenceDeps): Koa {
     router.options(path, modelDescription(deps.registry)); // the model's own OpenAPI document (needs the token, as in TorchServe)
   }
 
-  useFront(app, deps, apiDescription(inferenceDocument({ tokens: deps.auth !== undefined })));
+  const alive = (ctx: Context) => {
+    ctx.body = { status: 'alive' }; // KServe's liveness answer
+  };
+  useFront(app, deps, apiDescription(inferenceDocument({ tokens: deps.auth !== undefined }), alive));
   app.use(predictionsFirst(predict));
   app.use(kserveV1(deps)); // /v1/...: KServe v1, errors as {"error": …}
   app.use(openInferenceV2(deps)); // /v2/...: Open Inference Protocol v2, errors as {"error": …}

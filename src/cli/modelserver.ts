@@ -14,6 +14,7 @@ import { modelDirSettings } from './model-dir.ts';
 import { needsRelaunch, relaunch, serverEnv, watchLauncher } from './malloc.ts';
 import { defaultPidFile, describeServer, isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.ts';
 import { formatAddress, readFrom, reportStartupFailures } from './start-report.ts';
+import { addTritonFlags, tritonFlagProperties, tritonHttpHost } from './triton-flags.ts';
 
 interface Options {
   start?: boolean;
@@ -45,12 +46,13 @@ interface Options {
   logConfig?: string;
   cppLogConfig?: string;
   pluginsPath?: string;
+  exitOnError?: string | boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function program(): Command {
-  return new Command('modelserver')
+  return addTritonFlags(new Command('modelserver'))
     .description('Serve ONNX model archives (.mar) over TorchServe-compatible APIs')
     .option('--start', 'start the server in the background and return once it answers (the default action)')
     .option('--stop', 'stop the running server, letting in-flight requests finish')
@@ -84,6 +86,7 @@ function program(): Command {
     .option('--cpp-log-config <file>', "TorchServe's C++ backend log config: not used")
     .option('--ppath, --plugins-path <dir>', "TorchServe's Java plugins: not used")
     .option('--strict-readiness [bool]', "Triton's flag (strict_readiness): /ping stays Unhealthy and --start fails while a model named at start failed (default true)")
+    .option('--exit-on-error [bool]', 'a repository model that fails to load at start stops the start (default true, as Triton)')
     .version(archiverVersion(), '-v, --version', 'print the version')
     .helpOption('-h, --help');
 }
@@ -99,6 +102,8 @@ async function configFrom(opts: Options, quiet = false) {
   if (opts.modelControlMode !== undefined) cli.model_control_mode = opts.modelControlMode;
   if (opts.loadModel !== undefined) cli.load_model = opts.loadModel.join(',');
   if (opts.repositoryPollSecs !== undefined) cli.repository_poll_secs = opts.repositoryPollSecs;
+  if (opts.exitOnError !== undefined) cli.exit_on_error = opts.exitOnError === true ? 'true' : String(opts.exitOnError);
+  Object.assign(cli, tritonFlagProperties(opts as unknown as Record<string, unknown>, (m) => process.stderr.write(`warning: ${m}\n`)));
   if (opts.strictModelConfig !== undefined) cli.strict_model_config = String(opts.strictModelConfig === true ? 'true' : opts.strictModelConfig);
   if (opts.workflowStore !== undefined) cli.workflow_store = opts.workflowStore;
   if (opts.cppLogConfig !== undefined) cli.cpp_log_config = opts.cppLogConfig;
@@ -130,10 +135,13 @@ function withPorts(config: ServerConfig, opts: Options): ServerConfig {
   };
   const http = port('http-port', opts.httpPort);
   const metrics = port('metrics-port', opts.metricsPort);
-  if (http === undefined && metrics === undefined) return config;
+  const host = tritonHttpHost(opts as unknown as Record<string, unknown>);
+  if (http === undefined && metrics === undefined && host === undefined) return config;
   return Object.freeze({
     ...config,
-    ...(http !== undefined && { inferenceAddress: { ...config.inferenceAddress, port: http } }),
+    ...((http !== undefined || host !== undefined) && {
+      inferenceAddress: { ...config.inferenceAddress, ...(http !== undefined && { port: http }), ...(host !== undefined && { host }) },
+    }),
     ...(metrics !== undefined && { metricsAddress: { ...config.metricsAddress, port: metrics } }),
   });
 }

@@ -97,6 +97,10 @@ export interface ServerConfig {
   readonly strictReadiness: boolean;
   /** Where each key that was set came from (`command line`, `environment variable MS_X`, the file's name). */
   readonly sources: Readonly<Record<string, string>>;
+  /** Triton's --exit-on-error (default true): a repository model that fails at start stops the start. */
+  readonly exitOnError: boolean;
+  /** Triton's `--backend-config=onnxruntime,default-max-batch-size=N` (default 4): auto-complete's max_batch_size. */
+  readonly defaultMaxBatchSize: number;
   /** The effective text of every known key that was set (file, env, CLI merged; after `$$ENV$$`). */
   readonly properties: Readonly<Record<string, string>>;
 }
@@ -126,7 +130,7 @@ export function autoWorkers(cpuCount: number): number {
  */
 export function workerCaps(cpuCount: number): { perModel: number; total: number } {
   const cores = Math.max(1, Math.floor(cpuCount));
-  return { perModel: Math.max(8, 4 * cores), total: Math.max(16, 8 * cores) };
+  return { perModel: Math.max(8, 4 * cores), total: Math.max(32, 16 * cores) };
 }
 
 /** Intra-op threads per worker: `configured` if > 0, else an even share of the cores (at least 1). */
@@ -285,6 +289,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
     loadModel: (get('load_model', text) ?? '').split(',').map((x) => x.trim()).filter((x) => x !== ''),
     strictReadiness: get('strict_readiness', bool, true),
     sources,
+    exitOnError: get('exit_on_error', bool, true),
+    defaultMaxBatchSize: get('default_max_batch_size', positiveInt, 4),
     properties,
   };
   checkTls(config, (key) => effective(key)?.source);

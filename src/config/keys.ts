@@ -29,7 +29,7 @@ const USED = [
   'key_file', 'allow_unauthenticated_management', 'worker_max_heap_mb',
   'max_workers_per_model', 'max_workers_total', 'default_queue_timeout_ms', 'max_connections',
   // Triton's repository flags (issue 13), under property names so config.properties and MS_ variables take them too.
-  'model_repository', 'model_control_mode', 'strict_model_config', 'repository_poll_secs', 'load_model',
+  'model_repository', 'model_control_mode', 'strict_model_config', 'repository_poll_secs', 'load_model', 'exit_on_error', 'default_max_batch_size',
   'strict_readiness',
 ] as const;
 

@@ -19,6 +19,7 @@ import type { Registry } from '../registry/registry.ts';
 import type { ParsedInfer } from './request.ts';
 import { classCounts, classifyOutputs } from './classification.ts';
 import { queueOptions } from './queue-policy.ts';
+import { reshapeInputs, reshapeOutputs } from './reshape.ts';
 import { batchKey, validateAgainstModel } from './validate.ts';
 
 export interface DataPlaneDeps {
@@ -100,6 +101,7 @@ export async function inferV2(
   call: CallInfo,
 ): Promise<InferAnswer & { batchSize: number }> {
   const io = mv.io;
+  reshapeInputs(req, mv);
   if (io && !io.acceptsV2Requests) validateAgainstModel(req, io, mv.name);
   const classes = classCounts(req);
   const transfer: ArrayBuffer[] = [];
@@ -115,6 +117,6 @@ export async function inferV2(
   const r = outcome.response;
   if (!r.ok) throw ServeError.fromWire(r.error);
   const head: ResponseHead = { model_name: mv.name, model_version: mv.version, id: req.id ?? call.requestId };
-  if (r.tensors) return { head, tensors: classifyOutputs(r.tensors, classes, mv), batchSize: outcome.batchSize };
+  if (r.tensors) return { head, tensors: classifyOutputs(reshapeOutputs(r.tensors, mv), classes, mv), batchSize: outcome.batchSize };
   return { head, handlerResult: r, batchSize: outcome.batchSize };
 }

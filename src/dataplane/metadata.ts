@@ -8,7 +8,7 @@ import type { Registry } from '../registry/registry.ts';
 import { v2Datatype, v2Shape } from './validate.ts';
 
 /** The extensions this server implements, as Triton names them. */
-export const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'model_configuration', 'statistics', 'classification'];
+export const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'model_configuration', 'statistics', 'classification', 'logging'];
 
 /** The nearest package.json above this file (src/dataplane under tsx, dist/src/dataplane when built). */
 function packageVersion(): string {
@@ -41,6 +41,15 @@ function tensor(t: TensorInfo): TensorMetadata {
   return { name: t.name, datatype: v2Datatype(t) || t.type.toUpperCase() || 'UNKNOWN', shape: v2Shape(t) };
 }
 
+/** A tensor with a Triton `reshape` is shown in the config's dims (what clients send and get), as Triton does. */
+function shown(mv: ModelVersion, kind: 'input' | 'output', t: TensorInfo): TensorMetadata {
+  const m = tensor(t);
+  const cfg = mv.triton?.config;
+  const c = cfg?.[kind]?.find((x) => x.name === t.name);
+  if (!c?.reshape || !c.dims) return m;
+  return { ...m, shape: [...((cfg!.max_batch_size ?? 0) > 0 ? [-1] : []), ...c.dims] };
+}
+
 export function modelMetadata(registry: Registry, mv: ModelVersion) {
   const io = mv.io;
   return {
@@ -50,8 +59,8 @@ export function modelMetadata(registry: Registry, mv: ModelVersion) {
       .map((v) => v.version)
       .sort((a, b) => a.localeCompare(b, 'en', { numeric: true })),
     platform: 'onnxruntime_onnx',
-    inputs: io ? io.inputs.map(tensor) : [],
-    outputs: io ? io.outputs.map(tensor) : [],
+    inputs: io ? io.inputs.map((t) => shown(mv, 'input', t)) : [],
+    outputs: io ? io.outputs.map((t) => shown(mv, 'output', t)) : [],
   };
 }
 

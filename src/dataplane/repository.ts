@@ -69,7 +69,7 @@ export async function repositoryIndex(registry: Registry, readyOnly: boolean): P
   const names = new Set(loaded.map((mv) => mv.name));
   const urls = new Set(loaded.map((mv) => mv.url));
   for (const [name, file] of await storeEntries(registry.modelStore, registry.modelRepository)) {
-    if (!names.has(name) && !urls.has(file)) entries.push({ name, state: 'UNAVAILABLE', reason: 'unloaded' });
+    if (!names.has(name) && !urls.has(file)) entries.push({ name, state: 'UNAVAILABLE', reason: registry.lastFailure(file) ?? 'unloaded' });
   }
   entries.sort((a, b) => a.name.localeCompare(b.name) || (a.version ?? '').localeCompare(b.version ?? ''));
   return readyOnly ? entries.filter((e) => e.state === 'READY') : entries;
@@ -88,11 +88,16 @@ async function sourceFor(registry: Registry, name: string): Promise<string> {
   throw new ServeError('ModelNotFound', `model "${name}" is not in the model store (no ${name}.mar)`);
 }
 
-/** Triton refuses explicit load and unload unless --model-control-mode=explicit. */
-function checkControl(registry: Registry): void {
-  if (registry.modelRepository && registry.modelControlMode !== 'explicit') {
-    throw new ServeError('ServiceUnavailable', 'explicit model load / unload is not allowed if polling is enabled');
-  }
+/**
+ * Triton refuses explicit load and unload unless --model-control-mode=explicit: so do we for the model repository's
+ * models. The model store's archives are TorchServe's and keep the repository API (gated by enable_model_api).
+ */
+async function checkControl(registry: Registry, name: string): Promise<void> {
+  const repo = registry.modelRepository;
+  if (!repo || registry.modelControlMode === 'explicit') return;
+  const loaded = registry.all().filter((mv) => mv.name === name);
+  const fromRepository = loaded.length > 0 ? loaded.some((mv) => mv.sourceKind !== 'mar') : (!name.includes('/') && (await kindOf(path.join(repo, name))) !== undefined) || name === path.basename(repo);
+  if (fromRepository) throw new ServeError('ServiceUnavailable', 'explicit model load / unload is not allowed if polling is enabled');
 }
 
 /**
@@ -100,7 +105,7 @@ function checkControl(registry: Registry): void {
  * reloaded with that config (Triton's load with `parameters.config`).
  */
 export async function loadModel(registry: Registry, name: string, parameters: Record<string, unknown> | undefined): Promise<void> {
-  checkControl(registry);
+  await checkControl(registry, name);
   const refused = Object.keys(parameters ?? {}).filter((k) => k.startsWith('file:'));
   if (refused.length > 0) {
     throw new ServeError('BadRequest', `load parameter${refused.length > 1 ? 's' : ''} ${refused.join(', ')} not supported: put the model files in the model repository`);
@@ -123,7 +128,7 @@ export async function loadModel(registry: Registry, name: string, parameters: Re
 
 /** Unloads every version of `name` (the default last, as the registry wants). */
 export async function unloadModel(registry: Registry, name: string, reloading = false): Promise<void> {
-  if (!reloading) checkControl(registry);
+  if (!reloading) await checkControl(registry, name);
   const versions = registry.versionsOf(name);
   const dflt = registry.defaultVersionOf(name);
   const order = [...versions.filter((v) => v.version !== dflt), ...versions.filter((v) => v.version === dflt)];

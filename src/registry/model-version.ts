@@ -6,6 +6,7 @@ import type { Manifest } from '../handler/contract.ts';
 import type { CustomMetric, ModelIO, WireRequest } from '../pool/messages.ts';
 import type { SourceKind } from '../sources/source.ts';
 import type { TritonModel } from '../sources/triton-model.ts';
+import { warmUp } from '../sources/triton-warmup.ts';
 import { ModelPool, type RestartPolicy, type WorkerStatus } from '../pool/model-pool.ts';
 import { batchable } from '../sources/triton-config.ts';
 import { startAutoscaler, type AutoscaleOptions } from './autoscaler.ts';
@@ -132,7 +133,12 @@ export class ModelVersion {
     try {
       await this.pool.ready();
       // A Triton config is completed from the model and checked against it before the version is READY.
-      if (this.triton && this.pool.io) this.settings = { ...this.settings, ...this.triton.loaded(this.pool.io) };
+      if (this.triton && this.pool.io) {
+        this.settings = { ...this.settings, ...this.triton.loaded(this.pool.io) };
+        // Triton: not READY until every warm-up sample has run (on each worker).
+        const pool = this.pool;
+        await warmUp(this.triton.config, this.triton.modelDir, this.pool.size, (task, transfer) => pool.run(task, transfer, this.settings.responseTimeout * 1000), this.triton.source);
+      }
       if (this.state === 'LOADING') this.state = 'READY';
       this.batcher.pump();
       this.autoscaler = startAutoscaler(this, this.init.autoscale);

@@ -17,6 +17,8 @@ export interface RegistryOptions {
   modelRepository?: string;
   /** Triton's --strict-model-config: repository models need a complete config.pbtxt. */
   strictModelConfig?: boolean;
+  /** max_batch_size that auto-complete gives a batchable model without one (Triton's default-max-batch-size, 4). */
+  defaultMaxBatchSize?: number;
   /** Triton's --model-control-mode (default explicit): whether the repository API may load and unload. */
   modelControlMode?: 'none' | 'poll' | 'explicit';
   workDir: WorkDir;
@@ -73,6 +75,7 @@ export class Registry {
   private readonly models = new Map<string, Entry>();
   /** `name\0version` of registrations between reading their manifest and being added. */
   private readonly reserved = new Set<string>();
+  private readonly failures = new Map<string, string>();
 
   constructor(private readonly opts: RegistryOptions) {}
 
@@ -82,6 +85,15 @@ export class Registry {
 
   get modelRepository(): string | undefined {
     return this.opts.modelRepository;
+  }
+
+  get strictModelConfig(): boolean {
+    return this.opts.strictModelConfig === true;
+  }
+
+  /** Why the last load of `url` failed, if it did and nothing loaded it since (the repository index's reason). */
+  lastFailure(url: string): string | undefined {
+    return this.failures.get(url);
   }
 
   get modelControlMode(): 'none' | 'poll' | 'explicit' {
@@ -109,6 +121,8 @@ export class Registry {
     if (roots.length === 0) {
       throw new ServeError('BadRequest', `cannot load "${url}": no model store or model repository is configured (--model-store, --model-repository)`);
     }
+    // "." is the model repository itself, when it is one model (a bare model.onnx, as KServe's /mnt/models).
+    if (url === '.' && this.opts.modelRepository) return this.opts.modelRepository;
     let first: string | undefined;
     for (const root of roots) {
       const full = path.resolve(root, url);
@@ -148,16 +162,22 @@ export class Registry {
         version: req.version,
         config: req.config,
         strictConfig: this.opts.strictModelConfig,
+        defaultMaxBatchSize: this.opts.defaultMaxBatchSize,
         scratch: (name) => this.opts.workDir.folderFor(name, 'new'),
         reserve: (name, version) => mine.push(this.reserve(name, version)),
       });
-      return await this.adopt(prepared, source.kind, req, mine);
+      const versions = await this.adopt(prepared, source.kind, req, mine);
+      this.failures.delete(req.url);
+      return versions;
     } catch (err) {
       const paths: Array<[string, string]> = [[this.opts.workDir.root, 'the scratch folder']];
       if (full) paths.push([full, req.url]);
       if (this.opts.modelStore) paths.push([this.opts.modelStore, 'the model store']);
       if (this.opts.modelRepository) paths.push([this.opts.modelRepository, 'the model repository']);
-      throw withoutServerPaths(err, req.url, paths);
+      const clean = withoutServerPaths(err, req.url, paths);
+      // Kept for the repository index (Triton shows why a model is UNAVAILABLE); a 409 is no failure of the model.
+      if (!(clean instanceof ServeError && clean.kind === 'Conflict')) this.failures.set(req.url, (clean as Error).message);
+      throw clean;
     } finally {
       for (const key of mine) this.reserved.delete(key);
     }

@@ -2,7 +2,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.ts';
+import { ServeError } from '../errors.ts';
 import { kindOf } from '../sources/source.ts';
+import { RepositoryPoller } from './repository-poller.ts';
 import type { Registry } from './registry.ts';
 import type { ModelSnapshot } from './snapshot.ts';
 
@@ -42,6 +44,9 @@ export async function everyArchive(store: string): Promise<StartupModel[]> {
 
 /** Every model in a Triton model repository (its folders, of any source kind), for --model-control-mode none/poll. */
 export async function everyRepositoryModel(repo: string): Promise<StartupModel[]> {
+  // The repository may itself be one model (a folder holding model.onnx, as KServe mounts /mnt/models).
+  const own = await kindOf(repo);
+  if (own === 'onnx' || own === 'triton') return [{ url: '.' }];
   const entries = await fs.readdir(repo, { withFileTypes: true });
   const out: StartupModel[] = [];
   for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
@@ -143,4 +148,38 @@ export async function restoreSnapshot(registry: Registry, snap: ModelSnapshot, l
     }
   }
   return failures;
+}
+
+export interface RepositoryStartup {
+  repo: string;
+  mode: 'none' | 'poll' | 'explicit';
+  /** --load-model names (explicit mode). */
+  loadModel: readonly string[];
+  /** Triton's --exit-on-error: a repository model that fails at start stops the start. */
+  exitOnError: boolean;
+  pollSecs: number;
+}
+
+/**
+ * Loads the model repository's models as the control mode says and, in poll mode, starts following it. A missing
+ * repository folder is a warning (the shipped config names one for the demo). Returns the poller to stop.
+ */
+export async function startRepository(
+  registry: Registry,
+  o: RepositoryStartup,
+  log: Logger,
+): Promise<{ poller?: RepositoryPoller; failures: StartupFailure[] }> {
+  if (!(await fs.stat(o.repo).catch(() => undefined))?.isDirectory()) {
+    log.warn({ model_repository: o.repo }, 'the model repository folder does not exist: no repository model loads');
+    return { failures: [] };
+  }
+  const failures = await loadModels(registry, await repositoryStartup(registry, o.repo, o.mode, o.loadModel), log);
+  if (failures.length > 0 && o.exitOnError) {
+    const list = failures.map((f) => `${f.url}: ${f.error}`).join('; ');
+    throw new ServeError('InternalServerError', `failed to load all models (--exit-on-error=false serves the others): ${list}`);
+  }
+  if (o.mode !== 'poll') return { failures };
+  const poller = new RepositoryPoller(registry, o.repo, Math.max(1, o.pollSecs) * 1000, log);
+  await poller.start();
+  return { poller, failures };
 }

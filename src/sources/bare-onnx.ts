@@ -20,7 +20,7 @@ export function bareOnnxSource(full: string, url: string): ModelSource {
       const name = opts.name ?? path.basename(dir);
       const cfg = opts.config !== undefined ? parseConfigJson(opts.config, `model "${url}"`) : {};
       checkServable(cfg, `model "${url}"`);
-      const triton = new TritonModel({ ...cfg, name }, `model "${url}"`, false);
+      const triton = new TritonModel({ ...cfg, name }, `model "${url}"`, false, dir, opts.defaultMaxBatchSize);
       return [
         {
           name,

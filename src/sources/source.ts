@@ -49,6 +49,8 @@ export interface PrepareOptions {
   scratch: (name: string) => Promise<string>;
   /** Triton's --strict-model-config: a repository model needs a complete config.pbtxt. */
   strictConfig?: boolean;
+  /** max_batch_size when auto-complete sets it (default 4, Triton's). */
+  defaultMaxBatchSize?: number;
   /**
    * Claims a name and version as soon as they are known and before anything is extracted (throws 409 when taken),
    * so concurrent registrations of one archive do not all unpack it. Sources that serve in place need not call it.

@@ -120,8 +120,12 @@ function tokenize(src: string): Tok[] {
   return out;
 }
 
+/** Nesting deeper than this is refused (a config is a few levels deep; this keeps the parser off the stack limit). */
+const MAX_DEPTH = 64;
+
 class Parser {
   private at = 0;
+  private depth = 0;
   constructor(private readonly toks: Tok[]) {}
 
   private peek(): Tok {
@@ -181,7 +185,9 @@ class Parser {
     const t = this.peek();
     if (t.t === 'punct' && (t.v === '{' || t.v === '<')) {
       this.next();
+      if (++this.depth > MAX_DEPTH) throw new TextFormatError(`messages are nested more than ${MAX_DEPTH} deep`, t.line);
       const msg = this.message(t.v === '{' ? '}' : '>');
+      this.depth--;
       this.next();
       return msg;
     }

@@ -26,6 +26,8 @@ export class TritonModel {
     readonly strict: boolean,
     /** The model's folder, where `label_filename` files are. */
     readonly modelDir?: string,
+    /** max_batch_size when auto-complete sets it (Triton's `--backend-config=default-max-batch-size`). */
+    private readonly defaultMaxBatch = DEFAULT_MAX_BATCH_SIZE,
   ) {
     this.config = given;
   }
@@ -66,6 +68,9 @@ export class TritonModel {
       out.device = gpu ? `cuda:${gpu.gpus?.[0] ?? 0}` : 'cpu';
     }
     Object.assign(out, this.batchSettings(c));
+    // The ONNX Runtime backend's thread parameter, in Triton's name.
+    const threads = Number(c.parameters?.intra_op_thread_count?.string_value);
+    if (Number.isInteger(threads) && threads > 0) out.intraOpThreads = threads;
     return out;
   }
 
@@ -93,7 +98,14 @@ export class TritonModel {
    * settings that only the model could decide (max_batch_size left to auto-complete).
    */
   loaded(io: ModelIO): Partial<ModelSettings> {
-    let cfg = completeConfig(this.given, io, DEFAULT_MAX_BATCH_SIZE, this.strict);
+    if (this.strict) {
+      for (const kind of ['input', 'output'] as const) {
+        if (!this.given[kind]?.length) {
+          throw new ServeError('InvalidArchive', `${this.source}: --strict-model-config=true: the config must list the model's ${kind}s (${kind} [...])`);
+        }
+      }
+    }
+    let cfg = completeConfig(this.given, io, this.defaultMaxBatch, this.strict);
     checkAgainstModel(cfg, io, this.source);
     // Triton: a max_batch_size set by auto-complete turns on the dynamic batcher when no scheduler is configured.
     if (this.given.max_batch_size === undefined && (cfg.max_batch_size ?? 0) > 1 && !cfg.dynamic_batching) {

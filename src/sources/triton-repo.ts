@@ -87,7 +87,7 @@ export function tritonSource(full: string, url: string): ModelSource {
       for (const v of chosen) {
         const dir = path.join(full, String(v));
         const file = await modelFile(dir, cfg, `${url}/${v}`);
-        const triton = new TritonModel({ ...cfg, name }, `${url}/config.pbtxt`, opts.strictConfig === true, full);
+        const triton = new TritonModel({ ...cfg, name }, `${url}/config.pbtxt`, opts.strictConfig === true, full, opts.defaultMaxBatchSize);
         out.push({
           name,
           version: String(v),

@@ -128,7 +128,11 @@ describe('OpenAPI descriptions', function () {
     });
 
     it('refuses other methods on / and /api-description with 405 and Allow', async () => {
-      for (const [url, method, allow] of [[`${server.inferenceUrl}/`, 'GET', 'OPTIONS'], [`${server.managementUrl}/api-description`, 'POST', 'GET, HEAD']]) {
+      for (const [url, method, allow] of [
+        [`${server.inferenceUrl}/`, 'POST', 'GET, HEAD, OPTIONS'],
+        [`${server.managementUrl}/`, 'GET', 'OPTIONS'],
+        [`${server.managementUrl}/api-description`, 'POST', 'GET, HEAD'],
+      ]) {
         const res = await call(url, method);
         expect(res.status).to.equal(405);
         expect(res.headers.get('allow')).to.equal(allow);

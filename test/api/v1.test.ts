@@ -82,7 +82,9 @@ describe('KServe v1 protocol', function () {
       expect(res.json.error, what).to.match(message);
     }
     expect(await predict(server, 'nope:predict', { instances: [] })).to.deep.equal({ status: 404, json: { error: 'Model not found: nope' } });
-    const verb = await predict(server, 'inst:explain', { instances: [] });
+    const explain = await predict(server, 'inst:explain', { instances: [] });
+    expect(explain).to.deep.equal({ status: 501, json: { error: 'model "inst" has no explainer: :explain is not supported' } });
+    const verb = await predict(server, 'inst:classify', { instances: [] });
     expect(verb.status).to.equal(404);
     expect(verb.json.error).to.match(/use \/v1\/models\/inst:predict/);
     expect((await predict(server, 'inst', { instances: [] })).status).to.equal(404);

@@ -89,7 +89,7 @@ describe("Triton's model configuration and statistics extensions", function () {
     expect((await call(server, 'POST', '/v2/models/completed/infer', x(1))).status).to.equal(200);
     expect((await call(server, 'POST', '/v2/models/completed/infer', x(2))).status).to.equal(200);
     expect((await call(server, 'POST', '/predictions/completed', { inputs: { x: [[1, 2, 3, 4]] } })).status).to.equal(200);
-    expect((await call(server, 'POST', '/v1/models/completed:predict', { instances: [[[1, 2, 3, 4]]] })).status).to.equal(200);
+    expect((await call(server, 'POST', '/v1/models/completed:predict', { instances: [[1, 2, 3, 4]] })).status).to.equal(200);
     // Refused by the handler in the worker: a failure of the model.
     expect((await call(server, 'POST', '/predictions/completed', { inputs: { x: [[1, 2]] } })).status).to.equal(400);
 

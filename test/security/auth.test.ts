@@ -98,7 +98,9 @@ describe('security: token authorization on every endpoint', function () {
         expect401(await call(base, route, k.API.key), route, true);
         const ok = await call(base, route, own);
         expect(ok.status, where).to.not.equal(401);
-        expect(ok.status, where).to.be.below(500);
+        // Trace and shared memory are not supported: their answer is Triton's 503 / 501, in the protocol's shape.
+        if (/\/trace\/setting$|sharedmemory/.test(route.path)) expect([501, 503], where).to.include(ok.status);
+        else expect(ok.status, where).to.be.below(500);
       }
     });
   }

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { addOne } from '../../scripts/lib/onnx-models.ts';
 import type { RunningServer } from '../../src/server.ts';
@@ -74,11 +75,15 @@ describe('model sources: a Triton repository beside .mar archives, under one reg
     expect((await call(server, 'POST', '/v2/models/latest/versions/1/infer', x4([1, 1, 1, 1]))).status).to.equal(404);
   });
 
-  it("refuses load and unload as Triton does outside explicit control mode", async () => {
-    expect(await call(server, 'POST', '/v2/repository/models/adder/unload', {})).to.deep.equal({
-      status: 503,
-      json: { error: 'explicit model load / unload is not allowed if polling is enabled' },
-    });
+  it("refuses load and unload of repository models as Triton does outside explicit control mode; archives keep the API", async () => {
+    for (const action of ['load', 'unload']) {
+      expect(await call(server, 'POST', `/v2/repository/models/adder/${action}`, {})).to.deep.equal({
+        status: 503,
+        json: { error: 'explicit model load / unload is not allowed if polling is enabled' },
+      });
+    }
+    expect((await call(server, 'POST', '/v2/repository/models/archived/unload', {})).status).to.equal(200);
+    expect((await call(server, 'POST', '/v2/repository/models/archived/load', {})).status).to.equal(200);
   });
 });
 
@@ -120,6 +125,10 @@ describe('model sources: Triton configs checked against the model (explicit cont
     expect(described[0].batchSize).to.equal(1); // no dynamic_batching: requests are not batched together
     expect((await call(server, 'POST', '/v2/repository/models/good/unload', {})).status).to.equal(200);
     expect((await call(server, 'POST', '/v2/models/good/infer', x4([1, 2, 3, 4]))).status).to.equal(404);
+    // Served in place: unloading never touches the user's files.
+    expect((await fs.stat(path.join(repo, 'good', '1', 'model.onnx'))).isFile()).to.equal(true);
+    expect((await call(server, 'POST', '/v2/repository/models/good/load', {})).status).to.equal(200);
+    expect((await call(server, 'POST', '/v2/repository/models/good/unload', {})).status).to.equal(200);
   });
 
   it('refuses configs that disagree with the model, or that it cannot serve, naming the field', async () => {
@@ -156,5 +165,117 @@ describe('model sources: Triton configs checked against the model (explicit cont
     expect(outputOf(await call(server, 'POST', '/v2/models/badType/infer', x4([0, 0, 0, 0])))).to.deep.equal([1, 1, 1, 1]);
     const unknown = await call(server, 'POST', '/v2/repository/models/good/load', { parameters: { config: { max_batch_sise: 1 } } });
     expect(unknown).to.deep.equal({ status: 400, json: { error: 'model "good": config max_batch_sise: unknown field "max_batch_sise"' } });
+  });
+});
+
+describe('model sources: a model repository that is itself one bare model (KServe mounts /mnt/models so)', function () {
+  let store: TestStore;
+  let server: RunningServer;
+
+  before(async () => {
+    store = await TestStore.create();
+    const root = path.join(path.dirname(store.dir), 'models');
+    await writeRepository(path.dirname(root), { models: { bare: addOne() } });
+    server = await startTestServer(store, [], { model_repository: root });
+  });
+  after(async () => {
+    await server?.stop();
+    await store?.remove();
+  });
+
+  it('serves it under its folder name', async () => {
+    expect((await call(server, 'POST', '/v2/repository/index', { ready: true })).json).to.deep.equal([{ name: 'models', version: '1', state: 'READY' }]);
+    expect(outputOf(await call(server, 'POST', '/v2/models/models/infer', x4([0, 1, 2, 3])))).to.deep.equal([1, 2, 3, 4]);
+  });
+});
+
+describe("model sources: Triton's --exit-on-error for repository models that fail at start", function () {
+  let store: TestStore;
+  let repo: string;
+
+  before(async () => {
+    store = await TestStore.create();
+    repo = await writeRepository(path.join(path.dirname(store.dir), 'repo'), {
+      good: { versions: { '1': addOne() } },
+      broken: { config: 'platform: "tensorrt_plan"', versions: { '1': addOne() } },
+    });
+  });
+  after(async () => {
+    await store?.remove();
+  });
+
+  it('refuses to start by default, naming the model and why', async () => {
+    let message = '';
+    await startTestServer(store, [], { model_repository: repo }).then(
+      (s) => s.stop(),
+      (err: Error) => (message = err.message),
+    );
+    expect(message).to.match(/^failed to load all models \(--exit-on-error=false serves the others\): broken: broken\/config\.pbtxt: platform "tensorrt_plan" is not supported/);
+  });
+
+  it('serves the others with exit_on_error=false', async () => {
+    const server = await startTestServer(store, [], { model_repository: repo, exit_on_error: 'false' });
+    try {
+      expect((await call(server, 'POST', '/v2/repository/index', {})).json).to.deep.equal([
+        { name: 'broken', state: 'UNAVAILABLE', reason: 'broken/config.pbtxt: platform "tensorrt_plan" is not supported: modelserver runs ONNX models (platform "onnxruntime_onnx" or backend "onnxruntime")' },
+        { name: 'good', version: '1', state: 'READY' },
+      ]);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('model sources: --strict-model-config=true', function () {
+  let store: TestStore;
+  let server: RunningServer;
+
+  before(async () => {
+    store = await TestStore.create();
+    const repo = await writeRepository(path.join(path.dirname(store.dir), 'repo'), {
+      complete: { config: 'max_batch_size: 4\ninput [{ name: "x", data_type: TYPE_FP32, dims: [4] }]\noutput [{ name: "y", data_type: TYPE_FP32, dims: [4] }]', versions: { '1': addOne() } },
+      partial: { config: 'max_batch_size: 4', versions: { '1': addOne() } },
+      none: { versions: { '1': addOne() } },
+    });
+    server = await startTestServer(store, [], { model_repository: repo, model_control_mode: 'explicit', strict_model_config: 'true' });
+  });
+  after(async () => {
+    await server?.stop();
+    await store?.remove();
+  });
+
+  it('loads a complete config and refuses one that leaves things to the model, or none at all', async () => {
+    expect((await call(server, 'POST', '/v2/repository/models/complete/load', {})).status).to.equal(200);
+    expect(await call(server, 'POST', '/v2/repository/models/partial/load', {})).to.deep.equal({
+      status: 400,
+      json: { error: "partial/config.pbtxt: --strict-model-config=true: the config must list the model's inputs (input [...])" },
+    });
+    expect(await call(server, 'POST', '/v2/repository/models/none/load', {})).to.deep.equal({
+      status: 400,
+      json: { error: 'none: config.pbtxt is missing, and --strict-model-config=true needs one' },
+    });
+  });
+});
+
+describe("model sources: Triton's default-max-batch-size for auto-complete", function () {
+  let store: TestStore;
+  let server: RunningServer;
+
+  before(async () => {
+    store = await TestStore.create();
+    const repo = await writeRepository(path.join(path.dirname(store.dir), 'repo'), { auto: { versions: { '1': addOne() } } });
+    server = await startTestServer(store, [], { model_repository: repo, default_max_batch_size: '2' });
+  });
+  after(async () => {
+    await server?.stop();
+    await store?.remove();
+  });
+
+  it('gives a batchable model without max_batch_size that size, with the dynamic batcher on', async () => {
+    const cfg = (await (await fetch(`${server.inferenceUrl}/v2/models/auto/config`)).json()) as { max_batch_size: number; dynamic_batching?: object };
+    expect(cfg.max_batch_size).to.equal(2);
+    expect(cfg.dynamic_batching).to.be.an('object');
+    const described = (await (await fetch(`${server.managementUrl}/models/auto`)).json()) as Array<{ batchSize: number }>;
+    expect(described[0].batchSize).to.equal(2);
   });
 });

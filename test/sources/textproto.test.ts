@@ -128,6 +128,7 @@ describe('config.pbtxt: protobuf text format', () => {
     expect(refusal('name: "never closed')).to.match(/line 1: a string is not closed/);
     expect(refusal('input { name: "x" dims: 1.5 }')).to.match(/input\[0\]\.dims\[0\]: "1.5" is not an integer/);
     expect(refusal('version_policy { latest 2 }')).to.match(/expected ":" or "\{" after the field name/);
+    expect(refusal('optimization ' + '{ a '.repeat(100000) + '}'.repeat(100000))).to.match(/line 1: messages are nested more than 64 deep/);
   });
 
   it('takes the JSON form (proto or lowerCamel names) with the same checks', () => {

@@ -92,6 +92,48 @@ export function kserveV1Paths(): Record<string, PathItem> {
   };
 }
 
+/** Triton's logging extension, and the trace and shared-memory endpoints answered as not supported. */
+function tritonExtras(): Record<string, PathItem> {
+  const tags = ["Triton's extensions"];
+  const settings: Schema = {
+    type: 'object',
+    properties: {
+      log_file: { type: 'string' }, log_info: { type: 'boolean' }, log_warning: { type: 'boolean' }, log_error: { type: 'boolean' },
+      log_verbose_level: { type: 'integer', minimum: 0 }, log_format: { type: 'string', enum: ['default', 'ISO8601'] },
+    },
+  };
+  const out: Record<string, PathItem> = {
+    '/v2/logging': {
+      get: v2('getLogSettings', 'Log settings', { 200: ok('The log settings in force.', settings) }, { tags }),
+      post: v2('setLogSettings', 'Change the log settings', { 200: ok('The log settings now in force.', settings), ...errors('protocol', [400, 501]) }, {
+        tags,
+        requestBody: { required: false, content: json(settings) },
+      }),
+    },
+  };
+  const unsupported = (operationId: string, summary: string, code: number, params: Parameter[] = []): Operation =>
+    v2(operationId, summary, { ...errors('protocol', [code]) }, { tags, parameters: params, description: 'Not supported: always answered with the error.' });
+  const traceParams: Array<[string, Parameter[], string]> = [
+    ['/v2/trace/setting', [], ''],
+    ['/v2/models/{name}/trace/setting', [NAME], 'Model'],
+    ['/v2/models/{name}/versions/{version}/trace/setting', [NAME, VERSION], 'ModelVersion'],
+  ];
+  for (const [p, params, suffix] of traceParams) {
+    out[p] = { get: unsupported(`getTrace${suffix}`, 'Trace settings (not supported)', 503, params), post: unsupported(`setTrace${suffix}`, 'Trace settings (not supported)', 503, params) };
+  }
+  const REGION: Parameter = { name: 'region', in: 'path', required: true, schema: { type: 'string' } };
+  for (const [kind, id] of [['systemsharedmemory', 'System'], ['cudasharedmemory', 'Cuda']] as const) {
+    out[`/v2/${kind}/status`] = { get: unsupported(`${id}ShmStatus`, 'Shared memory status (not supported)', 501) };
+    out[`/v2/${kind}/region/{region}/status`] = { get: unsupported(`${id}ShmRegionStatus`, 'Shared memory status (not supported)', 501, [REGION]) };
+    for (const action of ['register', 'unregister']) {
+      const A = action[0].toUpperCase() + action.slice(1);
+      out[`/v2/${kind}/${action}`] = { post: unsupported(`${id}Shm${A}`, `Shared memory ${action} (not supported)`, 501) };
+      out[`/v2/${kind}/region/{region}/${action}`] = { post: unsupported(`${id}ShmRegion${A}`, `Shared memory ${action} (not supported)`, 501, [REGION]) };
+    }
+  }
+  return out;
+}
+
 export function oipV2Paths(): Record<string, PathItem> {
   const repo = (operationId: string, summary: string, schema: Schema, extra: Partial<Operation>, codes: number[]): Operation =>
     v2(operationId, summary, { 200: ok(summary, schema), ...errors('protocol', codes) }, { tags: ['Model repository'], ...extra });
@@ -111,14 +153,15 @@ export function oipV2Paths(): Record<string, PathItem> {
     '/v2/models/stats': { get: v2('allModelStatistics', "Triton's inference statistics of every ready model version", { 200: ok('Cumulative counts and nanoseconds per ready version.', STATS) }) },
     ...modelPaths('/v2/models/{name}', [NAME], ''),
     ...modelPaths('/v2/models/{name}/versions/{version}', [NAME, VERSION], 'Version'),
+    ...tritonExtras(),
     '/v2/repository/index': {
       post: repo('repositoryIndex', 'Every registered version and every model store archive not loaded', ref('RepositoryIndex'), optionalJson('RepositoryIndexRequest'), [400]),
     },
     '/v2/repository/models/{name}/load': {
-      post: repo('repositoryLoad', 'Load the model store\'s {name}.mar (or folder {name})', status('load'), { parameters: [NAME], ...optionalJson('RepositoryLoadRequest') }, [400, 404, 405, 500]),
+      post: repo('repositoryLoad', 'Load the model repository\'s folder {name}, else the model store\'s {name}.mar (or folder {name}); parameters.config (JSON) replaces config.pbtxt', status('load'), { parameters: [NAME], ...optionalJson('RepositoryLoadRequest') }, [400, 404, 405, 500, 503]),
     },
     '/v2/repository/models/{name}/unload': {
-      post: repo('repositoryUnload', 'Unload every version of the model', status('unload'), { parameters: [NAME], requestBody: { required: false, content: json({ type: 'object' }) } }, [400, 404, 405]),
+      post: repo('repositoryUnload', 'Unload every version of the model', status('unload'), { parameters: [NAME], requestBody: { required: false, content: json({ type: 'object' }) } }, [400, 404, 405, 503]),
     },
   };
 }

@@ -107,7 +107,18 @@ export function descriptionPaths(api: 'inference' | 'management'): Record<string
     responses: { 200: ok('The OpenAPI document.', ref('OpenApiDocument')), 405: errorResponse('torchserve', 405, 'Another method on / or /api-description (Allow names the one that works).') },
   });
   return {
-    '/': { options: op('apiDescription', `The ${api} API's OpenAPI description`) },
+    '/': {
+      options: op('apiDescription', `The ${api} API's OpenAPI description`),
+      ...(api === 'inference' && {
+        get: {
+          operationId: 'alive',
+          tags: ['KServe v1'],
+          summary: "Liveness (KServe's GET /)",
+          description: 'Answered without a token, like /ping.',
+          responses: { 200: ok('Alive.', { type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['alive'] } } }) },
+        },
+      }),
+    },
     '/api-description': { get: op('getApiDescription', `The ${api} API's OpenAPI description`) },
   };
 }

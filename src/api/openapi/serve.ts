@@ -16,9 +16,12 @@ const ALLOW: Readonly<Record<string, string>> = { '/': 'OPTIONS', '/api-descript
  * The app's description routes; the app mounts this before the token check. It carries its router (`.router`)
  * so that `src/api/routes.ts` lists its routes with the others.
  */
-export function apiDescription(document: Document): Middleware & { router: Router } {
+export function apiDescription(document: Document, root?: Middleware): Middleware & { router: Router } {
   const text = JSON.stringify(document);
   const router = new Router();
+  // `GET /` (the inference app: KServe's liveness probe, open like /ping).
+  const allowed = root ? { ...ALLOW, '/': 'GET, HEAD, OPTIONS' } : ALLOW;
+  if (root) router.get('/', root);
   const send = (ctx: Context) => {
     ctx.type = 'application/json';
     ctx.body = text;
@@ -28,7 +31,7 @@ export function apiDescription(document: Document): Middleware & { router: Route
   const dispatch = router.routes() as unknown as Middleware;
   // Not async: every request of the app passes here, and most just go on to `next()`.
   const mw = (ctx: Context, next: Next): Promise<void> => {
-    const allow = ALLOW[ctx.path];
+    const allow = allowed[ctx.path];
     if (allow === undefined) return next();
     if (!allow.split(', ').includes(ctx.method)) {
       ctx.set('Allow', allow);

@@ -125,11 +125,11 @@ export const V2_SCHEMAS: Record<string, Schema> = {
       },
     },
   },
-  RepositoryLoadRequest: { type: 'object', properties: { parameters: { type: 'object', description: 'Load parameters; "config" and "file:…" are refused (put the archive in the model store).' } } },
+  RepositoryLoadRequest: { type: 'object', properties: { parameters: { type: 'object', description: 'Load parameters: "config", a Triton model config as JSON (a string or an object), replaces config.pbtxt of a repository model and reloads it; "file:…" is refused (put the files in the model repository).' } } },
   V1PredictRequest: {
     type: 'object',
     required: ['instances'],
-    properties: { instances: { type: 'array', items: { description: 'One request to the model\'s handler (its data).' } } },
+    properties: { instances: { type: 'array', items: { description: 'For a single-input model served by the tensor handler, a row of the one input tensor (the rows are stacked and run once); otherwise one request to the model\'s handler (its data).' } } },
   },
   V1PredictResponse: {
     type: 'object',

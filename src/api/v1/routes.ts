@@ -18,6 +18,7 @@ import { protocolMiddleware } from '../v2/errors.ts';
 import { checkResponseSize } from '../../dataplane/infer.ts';
 import { responseCompression } from '../compress.ts';
 import { isReady } from '../../dataplane/metadata.ts';
+import { predictStacked, takesStackedRows } from './instances.ts';
 import type { OipDeps } from '../v2/routes.ts';
 
 /** `colors:predict` → ['colors', 'predict']; the verb follows the last colon. */
@@ -47,6 +48,14 @@ async function predict(ctx: Context, deps: OipDeps, name: string): Promise<void>
   const headers = headersOf(ctx);
   const query = queryOf(ctx);
   const signal = clientGone(ctx);
+  if (takesStackedRows(mv, instances)) {
+    deps.metrics.received(mv.name);
+    const text = await predictStacked(ctx, deps, mv, instances, { requestId, headers, query, startedAt: started, queue: { signal } });
+    checkResponseSize(Buffer.byteLength(text), deps.maxResponseSize);
+    ctx.type = 'application/json';
+    ctx.body = text;
+    return;
+  }
   const settled = await Promise.allSettled(
     instances.map((instance, i) => {
       deps.metrics.received(mv.name);
@@ -95,6 +104,10 @@ export function kserveV1(deps: OipDeps): Middleware {
   // path-to-regexp v8 has no literal suffix after a parameter: take the segment whole and split the verb off.
   router.post('/v1/models/:name', responseCompression(), async (ctx) => {
     const [name, verb] = splitVerb(ctx.params.name);
+    if (verb === 'explain') {
+      const mv = registry.get(name);
+      throw new ServeError('HandlerError', `model "${mv.name}" has no explainer: :explain is not supported`, { status: 501 });
+    }
     if (verb !== 'predict') {
       throw new ServeError('NotFound', `no such endpoint: POST ${ctx.path}; use /v1/models/${name}:predict`);
     }

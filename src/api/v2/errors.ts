@@ -11,7 +11,9 @@ export type LogError = (msg: string, extra: Record<string, unknown>) => void;
 
 export function sendOipError(ctx: Context, err: ServeError): void {
   ctx.status = err.status;
-  ctx.body = { error: err.message };
+  ctx.body = JSON.stringify({ error: err.message });
+  // Exactly `application/json` (Koa would add `; charset=utf-8`): KServe's SDK reads an error body only then.
+  ctx.set('Content-Type', 'application/json');
   if (err.retryAfter !== undefined) ctx.set('Retry-After', String(err.retryAfter));
 }
 

@@ -20,10 +20,11 @@ export interface InferDeps extends DataPlaneDeps {
 }
 
 /** Body → parsed request: a raw body, a JSON header with binary data after it, or JSON only. */
-export function decodeInfer(ctx: Context, body: Buffer, io: Parameters<typeof rawRequest>[1], model: string): ParsedInfer {
+export function decodeInfer(ctx: Context, body: Buffer, io: Parameters<typeof rawRequest>[1], model: string, reshaped = false): ParsedInfer {
   const length = headerLength(ctx.headers[HEADER_LENGTH], body.byteLength);
   if (length === 0) return rawRequest(body, io, model);
-  const target = { name: model, io };
+  // Inputs with a Triton reshape are spoken in the config's dims: they are checked after reshaping, in inferV2.
+  const target = { name: model, io: reshaped ? null : io };
   if (length !== undefined) return parseInfer(parseJson(body.subarray(0, length), 'the JSON inference header'), body.subarray(length), target);
   requireJsonType(ctx, ', or a JSON header and binary tensors with Inference-Header-Content-Length');
   return parseInfer(parseJson(body, 'the inference request'), new Uint8Array(0), target);
@@ -34,7 +35,7 @@ export async function infer(ctx: Context, deps: InferDeps, name: string, version
   const mv = modelFor(deps, name, version);
   ctx.state.model = { name: mv.name, version: mv.version };
   const body = await readBody(ctx, deps.maxRequestSize);
-  const req = decodeInfer(ctx, body, mv.io, mv.name);
+  const req = decodeInfer(ctx, body, mv.io, mv.name, mv.triton?.config.input?.some((i) => i.reshape) === true);
   const call = { requestId: ctx.state.requestId as string, headers: headersOf(ctx), query: queryOf(ctx), startedAt, queue: { signal: clientGone(ctx) } };
   const answer = await inferV2(deps, mv, version, req, call);
   ctx.state.model.batchSize = answer.batchSize;

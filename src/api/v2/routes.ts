@@ -17,6 +17,7 @@ import { isReady, modelMetadata, serverMetadata } from '../../dataplane/metadata
 import { loadModel, repositoryIndex, unloadModel } from '../../dataplane/repository.ts';
 import { modelConfigJson } from '../../dataplane/config.ts';
 import { modelStatistics } from '../../dataplane/statistics.ts';
+import { logSettings, updateLogSettings } from '../../dataplane/logging.ts';
 
 export interface OipDeps {
   registry: Registry;
@@ -86,6 +87,34 @@ export function openInferenceV2(deps: OipDeps): Middleware {
       const { name, version } = params(ctx);
       await infer(ctx, deps, name, version);
     });
+  }
+
+  // Logging extension: the settings change the server's own log level (the management API's rights are not needed,
+  // as in Triton, where it sits on the HTTP port).
+  router.get('/v2/logging', (ctx) => {
+    ctx.body = logSettings(deps.log);
+  });
+  router.post('/v2/logging', async (ctx) => {
+    ctx.body = updateLogSettings(deps.log, await readOptionalJson(ctx, SMALL_BODY));
+  });
+  // Not supported: answered in the protocol's error shape, with Triton's statuses.
+  const noTrace = () => {
+    throw new ServeError('ServiceUnavailable', 'the server does not support tracing');
+  };
+  for (const p of ['/v2/trace/setting', '/v2/models/:name/trace/setting', '/v2/models/:name/versions/:version/trace/setting']) {
+    router.get(p, noTrace);
+    router.post(p, noTrace);
+  }
+  const noShm = (ctx: Context) => {
+    throw new ServeError('HandlerError', `${ctx.path.includes('cuda') ? 'CUDA' : 'system'} shared memory is not supported: send tensors in the request body (JSON or binary tensor data)`, { status: 501 });
+  };
+  for (const kind of ['systemsharedmemory', 'cudasharedmemory']) {
+    router.get(`/v2/${kind}/status`, noShm);
+    router.get(`/v2/${kind}/region/:region/status`, noShm);
+    for (const action of ['register', 'unregister']) {
+      router.post(`/v2/${kind}/${action}`, noShm);
+      router.post(`/v2/${kind}/region/:region/${action}`, noShm);
+    }
   }
 
   router.post('/v2/repository/index', async (ctx) => {
