@@ -1,5 +1,5 @@
 /**
- * Graceful stop for the HTTP listeners: counts requests in flight; once draining, new requests get a 503 with
+ * Graceful stop for the HTTP and gRPC listeners: counts requests in flight; once draining, new requests get a 503 with
  * `Connection: close` (except `/ping`, which the app answers Unhealthy), and `drained()` resolves when the
  * requests that were in flight have been answered, or after a bounded time.
  */
@@ -37,6 +37,18 @@ export class DrainGate {
       });
       if (this.draining) res.setHeader('connection', 'close');
       handler(req, res);
+    };
+  }
+
+  /** A call that does not go through `wrap` (gRPC) starts; call the returned function once when it ends. */
+  enter(): () => void {
+    this.inFlight++;
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      this.inFlight--;
+      if (this.inFlight === 0) this.wake();
     };
   }
 

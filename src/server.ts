@@ -9,6 +9,7 @@ import type Koa from 'koa';
 import { createInferenceApp } from './api/inference-app.ts';
 import { createManagementApp } from './api/management-app.ts';
 import { createMetricsApp } from './api/metrics-app.ts';
+import { startGrpc, stopGrpc, type GrpcListener } from './api/grpc/listeners.ts';
 import { intraOpThreadsFor, type Address, type LoadModel, type ServerConfig } from './config/config.ts';
 import { DrainGate } from './drain.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -28,6 +29,9 @@ export interface RunningServer {
   readonly inferenceUrl: string;
   readonly managementUrl: string;
   readonly metricsUrl: string;
+  /** host:port of the gRPC listeners (inference: Triton's and TorchServe's inference services; management). */
+  readonly grpcInferenceTarget: string;
+  readonly grpcManagementTarget: string;
   readonly registry: Registry;
   /** Stops accepting requests, lets in-flight ones finish, unloads every model. */
   stop(): Promise<void>;
@@ -48,6 +52,9 @@ export interface StartOptions {
   /** The clock token expiry reads, ms since the epoch (default Date.now). */
   clock?: () => number;
 }
+
+/** After the drain, how long open gRPC streams (health Watch) get before the gRPC listeners are closed hard. */
+const GRPC_CLOSE_GRACE_MS = 1000;
 
 /** Largest archive fetched by URL. */
 const MAX_DOWNLOAD_BYTES = 2 * 1024 ** 3;
@@ -129,6 +136,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   let starting = true;
   const gate = new DrainGate();
   const servers: http.Server[] = [];
+  const grpcListeners: GrpcListener[] = [];
   try {
     const inference = await listen(
       createInferenceApp({
@@ -159,6 +167,23 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     servers.push(management.server);
     const metricsListener = await listen(security.corsFirst(createMetricsApp({ metrics, log })), config.metricsAddress, gate, security.tls);
     servers.push(metricsListener.server);
+    const grpc = await startGrpc(
+      {
+        registry,
+        metrics,
+        log,
+        gate,
+        tokens: security.tokens,
+        maxRequestSize: config.maxRequestSize,
+        maxResponseSize: config.maxResponseSize,
+        healthy: () => !starting && !gate.stopping && registry.healthy(),
+        modelApi: config.enableModelApi,
+        resolveUrl,
+        tls: config.enableGrpcSsl ? security.tls : undefined,
+      },
+      { inference: config.grpcInferenceAddress, management: config.grpcManagementAddress },
+    );
+    grpcListeners.push(grpc.inference, grpc.management);
 
     if (opts.restore) {
       await restoreSnapshot(registry, opts.restore, log);
@@ -169,20 +194,25 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     }
     starting = false;
     snapshots?.changed();
-    log.info({ inference: inference.url, management: management.url, metrics: metricsListener.url }, 'modelserver started');
+    log.info(
+      { inference: inference.url, management: management.url, metrics: metricsListener.url, grpcInference: grpc.inference.target, grpcManagement: grpc.management.target },
+      'modelserver started',
+    );
 
     let stopping: Promise<void> | undefined;
     return {
       inferenceUrl: inference.url,
       managementUrl: management.url,
       metricsUrl: metricsListener.url,
+      grpcInferenceTarget: grpc.inference.target,
+      grpcManagementTarget: grpc.management.target,
       registry,
       stop: () =>
         (stopping ??= (async () => {
           // Readiness goes false and new requests get 503 while the ones in flight finish (bounded).
           await gate.drain(opts.drainTimeoutMs ?? config.unregisterModelTimeout * 1000);
           for (const s of servers) s.closeAllConnections();
-          await Promise.all(servers.map(close));
+          await Promise.all([...servers.map(close), ...grpcListeners.map((g) => stopGrpc(g, GRPC_CLOSE_GRACE_MS))]);
           await snapshots?.flush();
           await registry.close();
           await workDir.destroy();
@@ -191,6 +221,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         })()),
     };
   } catch (err) {
+    for (const g of grpcListeners) g.server.forceShutdown();
     await Promise.all(servers.map((s) => close(s)));
     await registry.close();
     await workDir.destroy();

@@ -84,6 +84,8 @@ export function writeServerConfig(o: ModelServerOptions): string {
     'inference_address=http://127.0.0.1:0',
     'management_address=http://127.0.0.1:0',
     'metrics_address=http://127.0.0.1:0',
+    'grpc_inference_port=0',
+    'grpc_management_port=0',
     `model_store=${o.store}`,
     `load_models=${o.archives.join(',')}`,
     `default_workers_per_model=${o.workers}`,

@@ -28,6 +28,7 @@ interface Options {
   startTimeout: string;
   disableTokenAuth?: boolean;
   enableModelApi?: boolean;
+  grpcPort?: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -49,6 +50,7 @@ function program(): Command {
     .option('--start-timeout <s>', 'with --start: seconds to wait for the server to answer', '60')
     .option('--dt, --disable-token-auth', 'turn token authorization off (TorchServe\'s flag; disable_token_authorization=true)')
     .option('--enable-model-api', 'allow registering and unregistering models (enable_model_api=true)')
+    .option('--grpc-port <port>', 'port of the gRPC inference listener, Triton\'s flag (grpc_inference_port; default 7070)')
     .version(archiverVersion(), '-v, --version', 'print the version')
     .helpOption('-h, --help');
 }
@@ -59,6 +61,7 @@ function configFrom(opts: Options) {
   if (opts.models !== undefined) cli.load_models = opts.models.join(',');
   if (opts.disableTokenAuth) cli.disable_token_authorization = 'true';
   if (opts.enableModelApi) cli.enable_model_api = 'true';
+  if (opts.grpcPort !== undefined) cli.grpc_inference_port = opts.grpcPort;
   const configFile = opts.tsConfig ?? process.env.TS_CONFIG_FILE ?? (fs.existsSync('config.properties') ? 'config.properties' : undefined);
   return loadConfig({ configFile, cli, env: process.env, warn: (m) => process.stderr.write(`warning: ${m}\n`) });
 }
@@ -100,6 +103,8 @@ async function foreground(opts: Options): Promise<number> {
     inference: server.inferenceUrl,
     management: server.managementUrl,
     metrics: server.metricsUrl,
+    grpcInference: server.grpcInferenceTarget,
+    grpcManagement: server.grpcManagementTarget,
   });
   await new Promise<void>((resolve) => {
     let signals = 0;

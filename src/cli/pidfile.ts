@@ -9,6 +9,9 @@ export interface PidInfo {
   inference?: string;
   management?: string;
   metrics?: string;
+  /** host:port of the gRPC listeners. */
+  grpcInference?: string;
+  grpcManagement?: string;
 }
 
 export function defaultPidFile(): string {

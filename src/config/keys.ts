@@ -12,7 +12,7 @@ import { Invalid, type Parser } from './properties.ts';
  *   `properties`) or tune the JVM/Netty/Python side, which this server does not have, so that a message would
  *   be noise (`vmargs`, `number_of_netty_threads`, `netty_client_threads`, `async_logging`,
  *   `install_py_dep_per_model`, ...).
- * - `ignored`: TorchServe features a user may rely on that this server does not provide (gRPC, Java key
+ * - `ignored`: TorchServe features a user may rely on that this server does not provide (Java key
  *   stores, service envelopes, ...). Accepted, with an info message that the key has no effect.
  * Any other key is unknown: a warning, never a failure.
  */
@@ -27,6 +27,8 @@ const USED = [
   'token_expiration_min', 'decode_input_request', 'limit_max_image_pixels', 'models', 'number_of_gpu',
   'cors_allowed_origin', 'cors_allowed_methods', 'cors_allowed_headers', 'private_key_file', 'certificate_file',
   'key_file', 'allow_unauthenticated_management', 'worker_max_heap_mb',
+  'grpc_inference_address', 'grpc_management_address', 'grpc_inference_port', 'grpc_management_port',
+  'enable_grpc_ssl',
 ] as const;
 
 const SILENT = [
@@ -36,8 +38,7 @@ const SILENT = [
 ];
 
 const IGNORED = [
-  'ts_open_inference_protocol', 'service_envelope', 'grpc_inference_address', 'grpc_management_address',
-  'grpc_inference_port', 'grpc_management_port', 'enable_grpc_ssl', 'keystore', 'keystore_pass',
+  'ts_open_inference_protocol', 'service_envelope', 'keystore', 'keystore_pass',
   'keystore_type', 'blacklist_env_vars', 'plugins_path', 'cpp_log_config', 'metrics_config',
   'disable_system_metrics', 'system_metrics_cmd', 'default_service_handler', 'initial_worker_port',
   'initial_distribution_port', 'debug',
@@ -220,4 +221,24 @@ export const modelsJson: Parser<ModelsConfig> = (s) => {
     out.push([model, Object.fromEntries(vs)]);
   }
   return Object.fromEntries(out);
+};
+
+/** A gRPC listener: TorchServe's `grpc_*_address` (a host, default 127.0.0.1) and `grpc_*_port`. */
+export interface GrpcAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** A bare host name or IP address (IPv6 with or without brackets), as `grpc_inference_address` takes it. */
+export const grpcHost: Parser<string> = (s) => {
+  const m = /^\[?([0-9A-Fa-f:.]+|[A-Za-z0-9._-]+)\]?$/.exec(s.trim());
+  if (!m) throw new Invalid('expected a host name or IP address, such as 127.0.0.1 or 0.0.0.0');
+  return m[1];
+};
+
+/** A port from 0 to 65535 (0 lets the OS pick a free one). */
+export const port: Parser<number> = (s) => {
+  const n = Number(s.trim());
+  if (!/^[0-9]{1,5}$/.test(s.trim()) || n > 65535) throw new Invalid('expected a port from 0 to 65535');
+  return n;
 };

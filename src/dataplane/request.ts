@@ -121,7 +121,7 @@ export function parseInfer(header: unknown, binary: Uint8Array): ParsedInfer {
   };
 }
 
-function parseOutputs(v: unknown): OutputRequest[] | null {
+export function parseOutputs(v: unknown): OutputRequest[] | null {
   if (v === undefined) return null;
   if (!Array.isArray(v)) throw bad('"outputs" must be an array');
   const seen = new Set<string>();

@@ -54,7 +54,7 @@ describe('end to end as a user: model-archiver, modelserver --start, predict, --
     // Ports 0: the OS picks free ones; the pid file tells where the server listens.
     await fs.writeFile(
       path.join(dir, 'config.properties'),
-      'inference_address=http://127.0.0.1:0\nmanagement_address=http://127.0.0.1:0\nmetrics_address=http://127.0.0.1:0\ndefault_workers_per_model=1\n',
+      'inference_address=http://127.0.0.1:0\nmanagement_address=http://127.0.0.1:0\nmetrics_address=http://127.0.0.1:0\ngrpc_inference_port=0\ngrpc_management_port=0\ndefault_workers_per_model=1\n',
     );
     const pidFile = path.join(dir, 'ms.pid');
     const started = await run(
