@@ -37,7 +37,7 @@ export const LOADER_OPTIONS: protoLoader.Options = {
   enums: String,
   defaults: true,
   oneofs: true,
-  includeDirs: [PROTO_DIR],
+  includeDirs: [PROTO_DIR, path.join(PROTO_DIR, 'triton')], // grpc_service.proto imports "model_config.proto"
 };
 
 let cached: protoLoader.PackageDefinition | undefined;
