@@ -1,9 +1,9 @@
 /**
  * The one place an error becomes a gRPC status: error kind → code, with the error's message as the details.
- * For a handler's own status (a HandlerError with a 4xx/5xx), the status maps as TorchServe's GRPCUtils maps it.
+ * A status a handler chose (one its kind does not have by itself) maps as TorchServe's GRPCUtils maps it.
  */
 import * as grpc from '@grpc/grpc-js';
-import { isServeError, ServeError, type ErrorKind } from '../../errors.ts';
+import { isServeError, ServeError, STATUS_OF, type ErrorKind } from '../../errors.ts';
 
 const { status: S } = grpc;
 
@@ -46,7 +46,8 @@ export function asServeError(err: unknown): ServeError {
 
 export function grpcCode(err: ServeError): grpc.status {
   if (err.status === 501) return S.UNIMPLEMENTED;
-  return err.kind === 'HandlerError' ? codeForStatus(err.status) : CODE_OF[err.kind];
+  // A status other than the kind's own was chosen by a handler: map that status, as TorchServe does.
+  return err.status !== STATUS_OF[err.kind] ? codeForStatus(err.status) : CODE_OF[err.kind];
 }
 
 /** The error a call ends with: its code and the message; `x-request-id` in the trailers. */
