@@ -17,6 +17,7 @@ import { figure } from './figure.ts';
 import { buildFixtures, jpegRequests, jsonRequests, MLP_INPUTS, SERVED } from './fixtures.ts';
 import { BARE_KOA, HANDWRITTEN, ROOT, startBaseline, startModelServer, type Running } from './processes.ts';
 import { profileImagePath } from './profile.ts';
+import { protocolRows } from './protocols.ts';
 import { machine, markdown, targets, writeResults, type Results, type ServerPoint, type Noted } from './report.ts';
 import { memoryPerWorker, startupTime } from './server-costs.ts';
 import { interleavedSweep } from './sweep.ts';
@@ -91,6 +92,8 @@ async function run(tmp: string): Promise<Results> {
       serverCnn: cnn.points['server cnn'] as Noted<ServerPoint>[],
     });
   }
+  say(`transports on the MLP: v2 REST, gRPC raw_input_contents, gRPC typed contents; ${SECONDS / 2} s per point`);
+  const protocols = await protocolRows(server, f, SECONDS / 2, WARMUP / 2, say);
   await stopAll();
 
   say('memory per worker: the CNN with 1, 2, then 3 workers');
@@ -113,6 +116,7 @@ async function run(tmp: string): Promise<Results> {
       bareKoa: points['bare Koa'],
     },
     targetRounds,
+    protocols,
     batchSizeSource: batchSource,
     memory,
     startup,

@@ -74,6 +74,8 @@ export interface ModelServerOptions {
 export interface ModelServer extends Running {
   management: string;
   metrics: string;
+  /** host:port of the gRPC inference listener. */
+  grpcInference?: string;
   logFile: string;
 }
 
@@ -107,6 +109,7 @@ export interface ServerAddresses {
   inference: string;
   management: string;
   metrics: string;
+  grpcInference?: string;
 }
 
 /**
@@ -141,6 +144,7 @@ export async function startModelServer(o: ModelServerOptions, timeoutMs = 120_00
           url: info.inference,
           management: info.management,
           metrics: info.metrics,
+          grpcInference: info.grpcInference,
           logFile,
           stop: () => terminate(child),
         };
@@ -155,7 +159,7 @@ export async function startModelServer(o: ModelServerOptions, timeoutMs = 120_00
   }
 }
 
-export function readJson(file: string): { pid?: number; inference?: string; management?: string; metrics?: string } | undefined {
+export function readJson(file: string): { pid?: number; inference?: string; management?: string; metrics?: string; grpcInference?: string } | undefined {
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch {
