@@ -2,7 +2,10 @@
  * The same model, the same tensors, three transports: Open Inference Protocol v2 over REST (JSON data), and
  * ModelInfer over gRPC with raw_input_contents and with typed fp32_contents. The MLP, so that the transport's
  * own cost is most of what is measured. A short section: c=1 and c=32, half the sweep's seconds per point.
+ * Each row also gives the server process's CPU time per answered request (all its threads, from /proc), which
+ * does not depend on how fast the load generator in the benchmark's process is.
  */
+import fs from 'node:fs';
 import type { Request } from 'autocannon';
 import { quietest } from './cpu-share.ts';
 import { MLP_INPUTS, type Fixtures } from './fixtures.ts';
@@ -14,10 +17,22 @@ import type { LoadPoint } from './load.ts';
 
 export const PROTOCOL_CONCURRENCY = [1, 32];
 
+export type ProtocolPoint = Noted<LoadPoint> & { serverCpuMsPerRequest: number };
+
 export interface ProtocolRows {
-  v2Rest: Noted<LoadPoint>[];
-  grpcRaw: Noted<LoadPoint>[];
-  grpcTyped: Noted<LoadPoint>[];
+  v2Rest: ProtocolPoint[];
+  grpcRaw: ProtocolPoint[];
+  grpcTyped: ProtocolPoint[];
+}
+
+/** User + system CPU of a process in ms (Linux; NaN elsewhere). */
+function cpuMs(pid: number): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 10 ms
+  } catch {
+    return NaN;
+  }
 }
 
 /** The MLP rows of the fixtures (the /predictions bodies are `[[…16 floats]]`). */
@@ -50,14 +65,26 @@ export async function protocolRows(server: ModelServer, f: Fixtures, seconds: nu
   const raw = grpcRequests(f, true);
   const typed = grpcRequests(f, false);
   for (const concurrency of PROTOCOL_CONCURRENCY) {
-    const runs: Array<[keyof ProtocolRows, () => Promise<LoadPoint>]> = [
-      ['v2Rest', () => measure({ url: server.url, requests: rest, concurrency, seconds, warmupSeconds })],
-      ['grpcRaw', () => measureGrpc({ target: server.grpcInference!, requests: raw, concurrency, seconds, warmupSeconds })],
-      ['grpcTyped', () => measureGrpc({ target: server.grpcInference!, requests: typed, concurrency, seconds, warmupSeconds })],
+    const runs: Array<[keyof ProtocolRows, (s: number) => Promise<LoadPoint>]> = [
+      ['v2Rest', (s) => measure({ url: server.url, requests: rest, concurrency, seconds: s })],
+      ['grpcRaw', (s) => measureGrpc({ target: server.grpcInference!, requests: raw, concurrency, seconds: s })],
+      ['grpcTyped', (s) => measureGrpc({ target: server.grpcInference!, requests: typed, concurrency, seconds: s })],
     ];
     for (const [key, run] of runs) {
-      const p = await quietest([server.pid], run, say);
-      say(`  ${key} c=${concurrency}: ${p.rps.toFixed(1)} req/s, p50 ${p.p50.toFixed(2)} ms, p99 ${p.p99.toFixed(2)} ms${p.failed ? `, ${p.failed} failed ${JSON.stringify(p.failures)}` : ''}, other CPU ${p.otherCpu.toFixed(0)}%`);
+      await run(warmupSeconds);
+      const p = await quietest(
+        [server.pid],
+        async () => {
+          const before = cpuMs(server.pid);
+          const point = await run(seconds);
+          return { ...point, serverCpuMsPerRequest: (cpuMs(server.pid) - before) / point.ok };
+        },
+        say,
+      );
+      say(
+        `  ${key} c=${concurrency}: ${p.rps.toFixed(1)} req/s, p50 ${p.p50.toFixed(2)} ms, p99 ${p.p99.toFixed(2)} ms, ` +
+          `server CPU ${p.serverCpuMsPerRequest.toFixed(3)} ms/request${p.failed ? `, ${p.failed} failed ${JSON.stringify(p.failures)}` : ''}, other CPU ${p.otherCpu.toFixed(0)}%`,
+      );
       out[key].push(p);
     }
   }

@@ -129,12 +129,13 @@ function loadRows(points: Array<Noted<LoadPoint> & { meanBatch?: number }>, ceil
 function protocolSection(p: ProtocolRows, head: string[]): string[] {
   const rest = (c: number) => at(p.v2Rest, c)?.rps ?? NaN;
   const rows = (label: string, points: ProtocolRows['v2Rest']) =>
-    loadRows(points, (x) => x.rps / rest(x.concurrency)).map((r) => [label, ...r]);
+    loadRows(points, (x) => x.rps / rest(x.concurrency)).map((r, i) => [label, ...r, f(points[i].serverCpuMsPerRequest, 3)]);
   return [
     `## The MLP over v2 REST and gRPC (same server, same tensors)`,
     `v2 REST: \`POST /v2/models/mlp/infer\` with JSON data (autocannon); gRPC: \`ModelInfer\` on one channel with`,
-    `raw_input_contents or typed fp32_contents (our closed-loop client in the benchmark's process); ratio = req/s / v2 REST's:`,
-    table(['transport', ...head], [...rows('v2 REST', p.v2Rest), ...rows('gRPC raw', p.grpcRaw), ...rows('gRPC typed', p.grpcTyped)]),
+    `raw_input_contents or typed fp32_contents (our closed-loop client in the benchmark's process); ratio = req/s / v2 REST's;`,
+    `server CPU = the server process's CPU time (all threads) per answered request, which the load generator's speed does not set:`,
+    table(['transport', ...head, 'server CPU ms/req'], [...rows('v2 REST', p.v2Rest), ...rows('gRPC raw', p.grpcRaw), ...rows('gRPC typed', p.grpcTyped)]),
     ``,
   ];
 }

@@ -138,7 +138,11 @@ export class GrpcFront {
   unary<Req, Res>(method: string, access: Access, fn: (req: Req, scope: CallScope) => Promise<Res> | Res): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
       const ac = new AbortController();
-      call.on('cancelled', () => ac.abort(new ServeError('ServiceUnavailable', 'the client cancelled the call')));
+      let answered = false;
+      // grpc-js also reports a stream closed after the answer as cancelled: only a call still running is aborted.
+      call.on('cancelled', () => {
+        if (!answered) ac.abort(new ServeError('ServiceUnavailable', 'the client cancelled the call'));
+      });
       const scope = this.scope(call as AnyCall, ac.signal);
       const refused = this.refusal(call as AnyCall, access, method);
       if (refused) {
@@ -151,12 +155,14 @@ export class GrpcFront {
         .then(() => fn(call.request, scope))
         .then(
           (res) => {
+            answered = true;
             this.record(method, scope, grpc.status.OK);
             const md = new grpc.Metadata();
             md.set('x-request-id', scope.requestId);
             callback(null, res, md);
           },
           (err: unknown) => {
+            answered = true;
             const se = asServeError(err);
             if (se !== err) this.logUnexpected(method, err);
             this.record(method, scope, grpcCode(se), se);
