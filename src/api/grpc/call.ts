@@ -173,22 +173,22 @@ export class GrpcFront {
     };
   }
 
-  /**
-   * Checks a streaming call at its start; on refusal ends it with the error and answers false. Otherwise the
-   * call counts as in flight until it ends (returned `leave`, also called on cancel).
-   */
-  openStream(call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>, method: string, access: Access): (() => void) | undefined {
+  /** Checks a streaming call at its start; on refusal ends it with the error and answers false. */
+  openStream(call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>, method: string, access: Access): boolean {
     const refused = this.refusal(call, access, method);
-    if (refused) {
-      const scope = this.scope(call, new AbortController().signal);
-      this.record(method, scope, grpcCode(refused), refused);
-      call.emit('error', toGrpcError(refused, scope.requestId));
-      return undefined;
-    }
-    const leave = this.deps.gate.enter();
-    call.on('cancelled', leave);
-    call.on('finish', leave);
-    call.on('close', leave);
-    return leave;
+    if (!refused) return true;
+    const scope = this.scope(call, new AbortController().signal);
+    this.record(method, scope, grpcCode(refused), refused);
+    call.emit('error', toGrpcError(refused, scope.requestId));
+    return false;
+  }
+
+  /**
+   * One request of a stream starts: it counts as in flight for the drain until the returned function is called.
+   * An open stream with nothing pending does not hold a graceful stop; once stopping, a new request is refused.
+   */
+  enterRequest(): (() => void) | ServeError {
+    if (this.deps.gate.stopping) return new ServeError('ServiceUnavailable', 'the server is stopping');
+    return this.deps.gate.enter();
   }
 }

@@ -71,12 +71,12 @@ export function torchServeInferenceService(deps: TorchServeInferenceDeps, front:
     Predictions: front.unary(m('Predictions'), 'inference', async (req: PredictionsRequest, scope) => ({ prediction: await predict(deps, req, scope) })),
     StreamPredictions: (call: grpc.ServerWritableStream<PredictionsRequest, PredictionResponse>) => {
       const method = m('StreamPredictions');
-      const leave = front.openStream(call, method, 'inference');
-      if (!leave) return;
+      if (!front.openStream(call, method, 'inference')) return;
       const cancel = new AbortController();
       call.on('cancelled', () => cancel.abort(new ServeError('ServiceUnavailable', 'the client cancelled the call')));
       const scope = front.scope(call, cancel.signal);
-      predict(deps, call.request, scope).then(
+      const leave = front.enterRequest();
+      (leave instanceof ServeError ? Promise.reject(leave) : predict(deps, call.request, scope).finally(leave)).then(
         (prediction) => {
           front.record(method, scope, grpc.status.OK);
           call.write({ prediction });
@@ -92,8 +92,7 @@ export function torchServeInferenceService(deps: TorchServeInferenceDeps, front:
     },
     StreamPredictions2: (call: grpc.ServerDuplexStream<PredictionsRequest, PredictionResponse>) => {
       const method = m('StreamPredictions2');
-      const leave = front.openStream(call, method, 'inference');
-      if (!leave) return;
+      if (!front.openStream(call, method, 'inference')) return;
       const cancel = new AbortController();
       let pending = 0;
       let ended = false;
@@ -102,7 +101,6 @@ export function torchServeInferenceService(deps: TorchServeInferenceDeps, front:
         if (ended && pending === 0 && !closed) {
           closed = true;
           call.end();
-          leave();
         }
       };
       call.on('cancelled', () => {
@@ -112,8 +110,9 @@ export function torchServeInferenceService(deps: TorchServeInferenceDeps, front:
       call.on('data', (req: PredictionsRequest) => {
         const scope = front.scope(call, cancel.signal);
         const seq = req.sequence_id ? { sequence_id: req.sequence_id } : {};
+        const leave = front.enterRequest();
         pending++;
-        predict(deps, req, scope)
+        (leave instanceof ServeError ? Promise.reject(leave) : predict(deps, req, scope))
           .then(
             (prediction) => {
               front.record(method, scope, grpc.status.OK);
@@ -127,6 +126,7 @@ export function torchServeInferenceService(deps: TorchServeInferenceDeps, front:
             },
           )
           .finally(() => {
+            if (typeof leave === 'function') leave();
             pending--;
             finish();
           });

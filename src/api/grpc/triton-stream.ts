@@ -3,7 +3,9 @@
  * (several in flight at once, batched like any other) and answered when it is done, so answers may come back in
  * another order than the requests (match them by `id`, as with Triton). A failed request is answered in the
  * stream with `error_message` and the stream goes on, as Triton does. When the client half-closes, the stream
- * ends after the last answer; when it cancels, the requests still queued leave the queue unrun.
+ * ends after the last answer; when it cancels, the requests still queued leave the queue unrun. A graceful stop
+ * waits for the requests pending in a stream, not for the stream to end; requests sent after it began are
+ * answered "the server is stopping".
  */
 import * as grpc from '@grpc/grpc-js';
 import { ServeError } from '../../errors.ts';
@@ -18,8 +20,7 @@ type Stream = grpc.ServerDuplexStream<ModelInferRequest, { error_message: string
 export function modelStreamInfer(deps: TritonDeps, front: GrpcFront, method: string): grpc.handleBidiStreamingCall<ModelInferRequest, unknown> {
   return (call) => {
     const stream = call as Stream;
-    const leave = front.openStream(stream, method, 'inference');
-    if (!leave) return;
+    if (!front.openStream(stream, method, 'inference')) return;
     const cancel = new AbortController();
     let pending = 0;
     let ended = false;
@@ -28,18 +29,17 @@ export function modelStreamInfer(deps: TritonDeps, front: GrpcFront, method: str
       if (ended && pending === 0 && !closed) {
         closed = true;
         stream.end();
-        leave();
       }
     };
     stream.on('cancelled', () => {
       closed = true;
       cancel.abort(new ServeError('ServiceUnavailable', 'the client cancelled the stream'));
-      leave();
     });
     stream.on('data', (req: ModelInferRequest) => {
       const scope = front.scope(stream, cancel.signal);
+      const leave = front.enterRequest();
       pending++;
-      modelInfer(deps, req, scope)
+      (leave instanceof ServeError ? Promise.reject(leave) : modelInfer(deps, req, scope))
         .then(
           (res) => {
             front.record(method, scope, grpc.status.OK);
@@ -53,6 +53,7 @@ export function modelStreamInfer(deps: TritonDeps, front: GrpcFront, method: str
           },
         )
         .finally(() => {
+          if (typeof leave === 'function') leave();
           pending--;
           finish();
         });

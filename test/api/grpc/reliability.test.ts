@@ -140,3 +140,29 @@ describe('gRPC graceful stop', function () {
     }
   });
 });
+
+describe('gRPC graceful stop with an open stream', function () {
+  it('does not wait for a stream with nothing pending; the stream is ended by the stop', async () => {
+    const store = await TestStore.create();
+    await store.add({ name: 'probe', model: identity('FP32'), handler: 'grpc-probe.js' });
+    // a drain bound longer than the test's own timeout: were the idle stream waited for, this test would fail
+    const server = await startTestServer(store, ['probe.mar'], {}, { drainTimeoutMs: 120_000 });
+    const c = client('triton', server.grpcInferenceTarget);
+    try {
+      const call = c.ModelStreamInfer() as grpc.ClientDuplexStream<unknown, Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+      const closed = new Promise<string>((resolve) => {
+        call.on('error', (e: grpc.ServiceError) => resolve(grpc.status[e.code]));
+        call.on('end', () => resolve('end'));
+      });
+      const first = new Promise<Record<string, any>>((resolve) => call.once('data', resolve)); // eslint-disable-line @typescript-eslint/no-explicit-any
+      call.write({ model_name: 'probe', id: 'one', inputs: [x(1, 2)] });
+      expect((await first).error_message).to.equal('');
+      await server.stop();
+      expect(await closed).to.be.oneOf(['end', 'CANCELLED', 'UNAVAILABLE']);
+    } finally {
+      close(c);
+      await server.stop();
+      await store.remove();
+    }
+  });
+});
