@@ -1,7 +1,8 @@
 /**
  * Built-in `tensor` handler: JSON tensors in, JSON tensors out, for any model.
  *
- * Request `data`: `{"inputs": {"<name>": <nested array | {"data": [...], "shape": [...], "datatype"?: "FP32"}>}}`,
+ * Request `data`: `{"inputs": {"<name>": <nested array | {"data": [...], "shape": [...], "datatype"?: "FP32"}>}}`
+ * (string tensors, v2 BYTES, take and give JSON strings),
  * or, for a single-input model, the bare nested array (or bare `{"data", "shape"}` object).
  * Response per request: `{"outputs": {"<name>": <nested array>}}`.
  *
@@ -12,8 +13,8 @@ import type { Feeds, Handler, HandlerContext, RequestInput } from '../src/handle
 
 type Tensor = Feeds[string];
 
-type ElemType = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8' | 'int8' | 'bool';
-type Data = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
+type ElemType = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8' | 'int8' | 'bool' | 'string';
+type Data = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | string[];
 type Dim = number | string;
 
 interface InputSpec {
@@ -36,9 +37,11 @@ const ARRAYS: Record<ElemType, new (n: number) => Data> = {
   uint8: Uint8Array,
   int8: Int8Array,
   bool: Uint8Array,
+  // ONNX string tensors (v2 BYTES): JSON strings in and out.
+  string: Array as unknown as new (n: number) => string[],
 };
 const V2_TYPES: Record<string, ElemType> = {
-  FP32: 'float32', FP64: 'float64', INT32: 'int32', INT64: 'int64', UINT8: 'uint8', INT8: 'int8', BOOL: 'bool',
+  FP32: 'float32', FP64: 'float64', INT32: 'int32', INT64: 'int64', UINT8: 'uint8', INT8: 'int8', BOOL: 'bool', BYTES: 'string',
 };
 const INT_RANGE: Partial<Record<ElemType, [number, number]>> = {
   int32: [-2147483648, 2147483647],
@@ -55,7 +58,8 @@ const fmtPath = (path: number[]): string => `[${path.join(',')}]`;
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Converts one JSON leaf to the element type; `undefined` means it does not fit. */
-function convert(v: unknown, type: ElemType): number | bigint | undefined {
+function convert(v: unknown, type: ElemType): number | bigint | string | undefined {
+  if (type === 'string') return typeof v === 'string' ? v : undefined;
   if (type === 'bool') return v === true || v === 1 ? 1 : v === false || v === 0 ? 0 : undefined;
   // JSON has no NaN or infinities; a number too large for a double (1e999) parses as Infinity: refuse it.
   if (type === 'float32' || type === 'float64') return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
@@ -308,7 +312,8 @@ export default class TensorHandler implements Handler {
       const data = new ARRAYS[spec.type](parts.reduce((a, p) => a + p.data.length, 0));
       let at = 0;
       for (const p of parts) {
-        data.set(p.data as never, at);
+        if (Array.isArray(data)) for (let k = 0; k < p.data.length; k++) data[at + k] = (p.data as string[])[k];
+        else data.set(p.data as never, at);
         at += p.data.length;
       }
       feeds[spec.name] = new ctx.Tensor(spec.type, data as never, [total, ...parts[0].shape.slice(1)]);

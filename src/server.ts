@@ -20,7 +20,7 @@ import type { AutoscaleOptions } from './registry/autoscaler.ts';
 import type { ModelSettings } from './registry/model-version.ts';
 import { Registry } from './registry/registry.ts';
 import { SnapshotWriter, type ModelSnapshot } from './registry/snapshot.ts';
-import { everyArchive, loadModels, restoreSnapshot } from './registry/startup.ts';
+import { everyArchive, loadModels, repositoryStartup, restoreSnapshot } from './registry/startup.ts';
 import { WorkDir } from './registry/workdir.ts';
 import { setUpSecurity } from './security/setup.ts';
 import { createListener, type TlsFiles } from './security/tls.ts';
@@ -106,6 +106,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const metrics = new ServerMetrics({ warn: (msg, extra) => log.warn(extra, msg) });
   const registry = new Registry({
     modelStore: config.modelStore,
+    modelRepository: config.modelRepository,
+    strictModelConfig: config.strictModelConfig,
+    modelControlMode: config.modelControlMode,
     workDir,
     defaults: {
       minWorkers: config.defaultWorkersPerModel,
@@ -191,6 +194,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       const all = config.loadModels === 'all';
       const list = all ? (config.modelStore ? await everyArchive(config.modelStore) : []) : [...(config.loadModels ?? [])];
       await loadModels(registry, list, log);
+    }
+    if (config.modelRepository) {
+      const repo = await repositoryStartup(registry, config.modelRepository, config.modelControlMode, config.loadModel);
+      await loadModels(registry, repo, log);
     }
     starting = false;
     snapshots?.changed();

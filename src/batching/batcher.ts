@@ -38,6 +38,8 @@ export interface SubmitOptions {
   expired?: (waitedMs: number) => Error;
   /** Aborted while queued (the client disconnected): the request leaves the queue unrun and fails with the reason. */
   signal?: AbortSignal;
+  /** At the deadline the request moves behind every other queued request instead of failing (Triton's DELAY). */
+  delay?: boolean;
 }
 
 interface Job {
@@ -104,6 +106,11 @@ export class Batcher {
     const onAbort = () => leave(abortReason(signal!));
     if (deadline !== undefined) {
       const expire = () => {
+        if (options.delay) {
+          const i = this.queue.indexOf(job);
+          if (i >= 0 && i < this.queue.length - 1) this.queue.push(...this.queue.splice(i, 1));
+          return;
+        }
         const waited = performance.now() - job.enqueuedAt;
         leave(
           options.expired?.(waited) ??

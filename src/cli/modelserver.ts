@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { archiverVersion } from '../archive/manifest.ts';
-import { loadConfig } from '../config/config.ts';
+import { loadConfig, type ServerConfig } from '../config/config.ts';
 import { isServeError } from '../errors.ts';
 import { needsRelaunch, relaunch, serverEnv, watchLauncher } from './malloc.ts';
 import { defaultPidFile, isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.ts';
@@ -29,6 +29,14 @@ interface Options {
   disableTokenAuth?: boolean;
   enableModelApi?: boolean;
   grpcPort?: string;
+  modelRepository?: string;
+  httpPort?: string;
+  metricsPort?: string;
+  modelControlMode?: string;
+  loadModel?: string[];
+  repositoryPollSecs?: string;
+  strictModelConfig?: string | boolean;
+  logVerbose?: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -51,6 +59,15 @@ function program(): Command {
     .option('--dt, --disable-token-auth', 'turn token authorization off (TorchServe\'s flag; disable_token_authorization=true)')
     .option('--enable-model-api', 'allow registering and unregistering models (enable_model_api=true)')
     .option('--grpc-port <port>', 'port of the gRPC inference listener, Triton\'s flag (grpc_inference_port; default 7070)')
+    // Triton's flags: `tritonserver --model-repository=/models` works with the binary's name changed.
+    .option('--model-repository <dir>', "Triton's model repository: config.pbtxt + <version>/model.onnx folders (runs in the foreground unless --start)")
+    .option('--http-port <port>', "Triton's flag: the inference port (inference_address's port)")
+    .option('--metrics-port <port>', "Triton's flag: the metrics port (metrics_address's port)")
+    .option('--model-control-mode <mode>', 'none (load the repository at start), poll (also follow its changes) or explicit (only --load-model and the API)')
+    .option('--load-model <name...>', 'with --model-control-mode=explicit: repository models to load at start (* for all)')
+    .option('--repository-poll-secs <s>', 'with --model-control-mode=poll: seconds between repository scans (default 15)')
+    .option('--strict-model-config [bool]', 'repository models need a complete config.pbtxt (default false: completed from the model)')
+    .option('--log-verbose <level>', "Triton's flag: 0 info, 1 or more debug")
     .version(archiverVersion(), '-v, --version', 'print the version')
     .helpOption('-h, --help');
 }
@@ -62,8 +79,32 @@ function configFrom(opts: Options) {
   if (opts.disableTokenAuth) cli.disable_token_authorization = 'true';
   if (opts.enableModelApi) cli.enable_model_api = 'true';
   if (opts.grpcPort !== undefined) cli.grpc_inference_port = opts.grpcPort;
+  if (opts.modelRepository !== undefined) cli.model_repository = opts.modelRepository;
+  if (opts.modelControlMode !== undefined) cli.model_control_mode = opts.modelControlMode;
+  if (opts.loadModel !== undefined) cli.load_model = opts.loadModel.join(',');
+  if (opts.repositoryPollSecs !== undefined) cli.repository_poll_secs = opts.repositoryPollSecs;
+  if (opts.strictModelConfig !== undefined) cli.strict_model_config = String(opts.strictModelConfig === true ? 'true' : opts.strictModelConfig);
   const configFile = opts.tsConfig ?? process.env.TS_CONFIG_FILE ?? (fs.existsSync('config.properties') ? 'config.properties' : undefined);
-  return loadConfig({ configFile, cli, env: process.env, warn: (m) => process.stderr.write(`warning: ${m}\n`) });
+  const config = loadConfig({ configFile, cli, env: process.env, warn: (m) => process.stderr.write(`warning: ${m}\n`) });
+  return withPorts(config, opts);
+}
+
+/** Triton's --http-port and --metrics-port change only the port of the address configured (host stays). */
+function withPorts(config: ServerConfig, opts: Options): ServerConfig {
+  const port = (flag: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--${flag} ${v} is not a port number (0-65535)`);
+    return n;
+  };
+  const http = port('http-port', opts.httpPort);
+  const metrics = port('metrics-port', opts.metricsPort);
+  if (http === undefined && metrics === undefined) return config;
+  return Object.freeze({
+    ...config,
+    ...(http !== undefined && { inferenceAddress: { ...config.inferenceAddress, port: http } }),
+    ...(metrics !== undefined && { metricsAddress: { ...config.metricsAddress, port: metrics } }),
+  });
 }
 
 async function foreground(opts: Options): Promise<number> {
@@ -201,7 +242,9 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   const opts = cmd.opts<Options>();
   try {
     if (opts.stop) return await stop(opts);
-    if (opts.foreground) {
+    if (opts.logVerbose !== undefined && Number(opts.logVerbose) > 0) process.env.MS_LOG_LEVEL = 'debug';
+    // Triton runs in the foreground: so does `modelserver --model-repository=DIR` unless --start is given.
+    if (opts.foreground || (opts.modelRepository !== undefined && !opts.start)) {
       if (options.relaunch && needsRelaunch(process.env)) return await relaunch(fileURLToPath(import.meta.url), argv);
       return await foreground(opts);
     }

@@ -78,6 +78,16 @@ export interface ServerConfig {
   readonly grpcManagementAddress: GrpcAddress;
   /** gRPC over TLS with private_key_file and certificate_file (TorchServe's enable_grpc_ssl). */
   readonly enableGrpcSsl: boolean;
+  /** Triton's --model-repository (absolute): repository model folders, looked up before the model store. */
+  readonly modelRepository?: string;
+  /** Triton's --model-control-mode: none (load all at start), poll (also reload changes), explicit (only --load-model and the API). */
+  readonly modelControlMode: 'none' | 'poll' | 'explicit';
+  /** Triton's --strict-model-config (default false: configs are completed from the model). */
+  readonly strictModelConfig: boolean;
+  /** Triton's --repository-poll-secs (default 15) in poll mode. */
+  readonly repositoryPollSecs: number;
+  /** Triton's --load-model names (explicit mode; `*` loads everything). */
+  readonly loadModel: readonly string[];
   /** The effective text of every known key that was set (file, env, CLI merged; after `$$ENV$$`). */
   readonly properties: Readonly<Record<string, string>>;
 }
@@ -237,6 +247,11 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
     grpcInferenceAddress: { host: get('grpc_inference_address', grpcHost, '127.0.0.1'), port: get('grpc_inference_port', port, 7070) },
     grpcManagementAddress: { host: get('grpc_management_address', grpcHost, '127.0.0.1'), port: get('grpc_management_port', port, 7071) },
     enableGrpcSsl: get('enable_grpc_ssl', bool, false),
+    modelRepository: pathOf('model_repository'),
+    modelControlMode: get('model_control_mode', oneOf<'none' | 'poll' | 'explicit'>('none', 'poll', 'explicit'), 'none'),
+    strictModelConfig: get('strict_model_config', bool, false),
+    repositoryPollSecs: get('repository_poll_secs', nonNegativeInt, 15),
+    loadModel: (get('load_model', text) ?? '').split(',').map((x) => x.trim()).filter((x) => x !== ''),
     properties,
   };
   checkTls(config, (key) => effective(key)?.source);

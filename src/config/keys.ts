@@ -29,6 +29,8 @@ const USED = [
   'key_file', 'allow_unauthenticated_management', 'worker_max_heap_mb',
   'grpc_inference_address', 'grpc_management_address', 'grpc_inference_port', 'grpc_management_port',
   'enable_grpc_ssl',
+  // Triton's repository flags (issue 13), under property names so config.properties and MS_ variables take them too.
+  'model_repository', 'model_control_mode', 'strict_model_config', 'repository_poll_secs', 'load_model',
 ] as const;
 
 const SILENT = [

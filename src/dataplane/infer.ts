@@ -17,6 +17,8 @@ import { transferable } from '../pool/transfer.ts';
 import type { ModelVersion } from '../registry/model-version.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { ParsedInfer } from './request.ts';
+import { classCounts, classifyOutputs } from './classification.ts';
+import { queueOptions } from './queue-policy.ts';
 import { batchKey, validateAgainstModel } from './validate.ts';
 
 export interface DataPlaneDeps {
@@ -99,8 +101,10 @@ export async function inferV2(
 ): Promise<InferAnswer & { batchSize: number }> {
   const io = mv.io;
   if (io && !io.acceptsV2Requests) validateAgainstModel(req, io, mv.name);
+  const classes = classCounts(req);
   const transfer: ArrayBuffer[] = [];
-  const outcome = await mv.infer(wireRequest(req, call, transfer), transfer, batchKey(req), call.queue);
+  const queue = queueOptions(mv, req.parameters, call.queue);
+  const outcome = await mv.infer(wireRequest(req, call, transfer), transfer, batchKey(req), queue);
   deps.metrics.served({
     model: mv.name,
     version: mv.version,
@@ -111,6 +115,6 @@ export async function inferV2(
   const r = outcome.response;
   if (!r.ok) throw ServeError.fromWire(r.error);
   const head: ResponseHead = { model_name: mv.name, model_version: mv.version, id: req.id ?? call.requestId };
-  if (r.tensors) return { head, tensors: r.tensors, batchSize: outcome.batchSize };
+  if (r.tensors) return { head, tensors: classifyOutputs(r.tensors, classes, mv), batchSize: outcome.batchSize };
   return { head, handlerResult: r, batchSize: outcome.batchSize };
 }

@@ -8,7 +8,7 @@ import type { Registry } from '../registry/registry.ts';
 import { v2Datatype, v2Shape } from './validate.ts';
 
 /** The extensions this server implements, as Triton names them. */
-export const EXTENSIONS = ['binary_tensor_data', 'model_repository'];
+export const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'model_configuration', 'statistics', 'classification'];
 
 /** The nearest package.json above this file (src/dataplane under tsx, dist/src/dataplane when built). */
 function packageVersion(): string {

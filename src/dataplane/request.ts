@@ -131,7 +131,6 @@ export function parseOutputs(v: unknown): OutputRequest[] | null {
     if (seen.has(raw.name)) throw bad(`${label} is requested twice`);
     seen.add(raw.name);
     const p = params(raw.parameters, label);
-    if (p?.classification !== undefined) throw bad(`${label}: the classification extension is not supported`);
     return { name: raw.name, parameters: p, binary: boolParam(p, 'binary_data', label) };
   });
 }

@@ -11,6 +11,7 @@ import { registerHostMetrics } from './host.ts';
 import { ModelMetrics } from './model-metrics.ts';
 import type { ModelSource } from './model-source.ts';
 import { TorchServeMetrics } from './torchserve.ts';
+import { registerTritonMetrics } from './triton.ts';
 
 export type { ModelSource, ModelView } from './model-source.ts';
 
@@ -50,6 +51,7 @@ export class ServerMetrics {
     const source = () => this.source;
     this.ts = new TorchServeMetrics(this.registry, this.hostname, source);
     this.models = new ModelMetrics(this.registry, source);
+    registerTritonMetrics(this.registry, source);
     registerHostMetrics(this.registry, this.hostname, opts.diskPath);
     // Node's own: heap, RSS, event-loop lag, GC, open handles (process_*, nodejs_*).
     collectDefaultMetrics({ register: this.registry });

@@ -8,6 +8,25 @@ export interface ModelView {
   readonly readyWorkers: number;
   readonly batcher: { readonly pending: number; readonly active: number };
   workers(): ReadonlyArray<{ id: number; loadMs: number; status: string }>;
+  /** Triton's cumulative inference statistics (registry/inference-stats.ts), read for the nv_inference_* metrics. */
+  readonly stats?: InferenceStatsView;
+}
+
+export interface DurationView {
+  readonly count: number;
+  readonly ns: number;
+}
+
+export interface InferenceStatsView {
+  readonly success: DurationView;
+  readonly fail: DurationView;
+  readonly queue: DurationView;
+  readonly computeInput: DurationView;
+  readonly computeInfer: DurationView;
+  readonly computeOutput: DurationView;
+  readonly inferenceCount: number;
+  readonly executionCount: number;
+  readonly failures: Readonly<Record<string, number>>;
 }
 
 export interface ModelSource {

@@ -1,10 +1,15 @@
 /** One registered model version: its extracted archive, settings, state, worker pool and batcher. */
+import { performance } from 'node:perf_hooks';
 import { Batcher, type JobOutcome, type SubmitOptions } from '../batching/batcher.ts';
 import { ServeError } from '../errors.ts';
 import type { Manifest } from '../handler/contract.ts';
 import type { CustomMetric, ModelIO, WireRequest } from '../pool/messages.ts';
+import type { SourceKind } from '../sources/source.ts';
+import type { TritonModel } from '../sources/triton-model.ts';
 import { ModelPool, type RestartPolicy, type WorkerStatus } from '../pool/model-pool.ts';
+import { batchable } from '../sources/triton-config.ts';
 import { startAutoscaler, type AutoscaleOptions } from './autoscaler.ts';
+import { InferenceStats } from './inference-stats.ts';
 
 export type ModelState = 'LOADING' | 'READY' | 'FAILED' | 'UNLOADING';
 
@@ -19,6 +24,8 @@ export interface ModelSettings {
   jobQueueSize: number;
   intraOpThreads: number;
   device: string;
+  /** ms a request may wait in the queue before it is answered 503 (Triton's default_timeout_microseconds); unset: no limit. */
+  queueTimeout?: number;
 }
 
 export interface ModelVersionInit {
@@ -27,6 +34,12 @@ export interface ModelVersionInit {
   /** Where the archive came from, as given (TorchServe's modelUrl). */
   url: string;
   dir: string;
+  /** True when `dir` is a scratch copy removed with the version; false for models served in place. */
+  ownsDir: boolean;
+  /** What the model came from. */
+  sourceKind: SourceKind;
+  /** The Triton model configuration (repository folders and bare ONNX models), completed once a worker loaded. */
+  triton?: TritonModel;
   manifest: Manifest;
   /** The handler to run: the manifest's, or the one given at registration. */
   handler: string;
@@ -46,6 +59,9 @@ export class ModelVersion {
   readonly version: string;
   readonly url: string;
   readonly dir: string;
+  readonly ownsDir: boolean;
+  readonly sourceKind: SourceKind;
+  readonly triton?: TritonModel;
   readonly manifest: Manifest;
   readonly handler: string;
   readonly modelConfig: Record<string, unknown>;
@@ -56,20 +72,31 @@ export class ModelVersion {
   private pool?: ModelPool;
   private autoscaler?: { stop(): void };
   readonly batcher: Batcher;
+  /** Triton's inference statistics (the statistics extension, ModelStatistics, nv_inference_* metrics). */
+  readonly stats = new InferenceStats();
 
   constructor(private readonly init: ModelVersionInit) {
     this.name = init.name;
     this.version = init.version;
     this.url = init.url;
     this.dir = init.dir;
+    this.ownsDir = init.ownsDir;
+    this.sourceKind = init.sourceKind;
+    this.triton = init.triton;
     this.manifest = init.manifest;
     this.handler = init.handler;
     this.modelConfig = init.modelConfig;
     this.loadedAtStartup = init.loadedAtStartup;
     this.settings = init.settings;
+    const mv = this;
     this.batcher = new Batcher({
-      batchSize: init.settings.batchSize,
-      queueSize: init.settings.jobQueueSize,
+      // Read live: a Triton model's batch size may be completed from the model once it loads.
+      get batchSize() {
+        return mv.settings.batchSize;
+      },
+      get queueSize() {
+        return mv.settings.jobQueueSize;
+      },
       slots: () => (this.state === 'READY' || this.state === 'UNLOADING' ? (this.pool?.readyCount ?? 0) : 0),
       dispatch: (task, transfer) => this.pool!.run(task, transfer, this.settings.responseTimeout * 1000),
       label: `model "${init.name}" version ${init.version}`,
@@ -101,6 +128,8 @@ export class ModelVersion {
     });
     try {
       await this.pool.ready();
+      // A Triton config is completed from the model and checked against it before the version is READY.
+      if (this.triton && this.pool.io) this.settings = { ...this.settings, ...this.triton.loaded(this.pool.io) };
       if (this.state === 'LOADING') this.state = 'READY';
       this.batcher.pump();
       this.autoscaler = startAutoscaler(this, this.init.autoscale);
@@ -182,7 +211,28 @@ export class ModelVersion {
         ),
       );
     }
-    return this.batcher.submit(request, transfer, key, options);
+    const started = performance.now();
+    return this.batcher.submit(request, transfer, key, options).then(
+      (outcome) => {
+        const ms = performance.now() - started;
+        if (outcome.response.ok) this.stats.succeeded(ms, outcome.queueMs, this.rowsOf(request), outcome.batchSize, outcome.timings);
+        else this.stats.failed(ms, 'BACKEND', outcome);
+        return outcome;
+      },
+      (err: unknown) => {
+        const reason = options?.signal?.aborted ? 'CANCELED' : err instanceof ServeError && err.kind === 'ServiceUnavailable' ? 'REJECTED' : 'BACKEND';
+        this.stats.failed(performance.now() - started, reason);
+        throw err;
+      },
+    );
+  }
+
+  /** Inferences in one request: its batch dimension for a v2 request to a model that has one, else 1. */
+  private rowsOf(request: WireRequest): number {
+    const first = request.v2?.inputs[0];
+    if (!first || first.shape.length === 0) return 1;
+    const hasBatchDim = this.triton ? (this.triton.config.max_batch_size ?? 0) > 0 : this.io !== null && batchable(this.io);
+    return hasBatchDim ? first.shape[0] : 1;
   }
 
   /** Stops taking requests, lets in-flight ones finish (bounded by timeoutMs), then frees the workers. */

@@ -1,17 +1,22 @@
 /** Models by name and version, with a default version each. Speaks neither HTTP nor ONNX. */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { unpackArchive } from '../archive/unpack.ts';
 import { ServeError } from '../errors.ts';
 import type { CustomMetric } from '../pool/messages.ts';
 import type { RestartPolicy } from '../pool/model-pool.ts';
 import type { AutoscaleOptions } from './autoscaler.ts';
-import { readModelConfig, settingsFromModelConfig } from './model-config.ts';
+import { openSource, type PreparedVersion, type SourceKind } from '../sources/source.ts';
 import { ModelVersion, type ModelSettings } from './model-version.ts';
 import type { WorkDir } from './workdir.ts';
 
 export interface RegistryOptions {
   modelStore?: string;
+  /** Triton's --model-repository: folders of repository models (and bare ONNX models), looked up before the store. */
+  modelRepository?: string;
+  /** Triton's --strict-model-config: repository models need a complete config.pbtxt. */
+  strictModelConfig?: boolean;
+  /** Triton's --model-control-mode (default explicit): whether the repository API may load and unload. */
+  modelControlMode?: 'none' | 'poll' | 'explicit';
   workDir: WorkDir;
   /** Settings every model starts from (config.properties). */
   defaults: Omit<ModelSettings, 'intraOpThreads' | 'device'> & { intraOpThreads?: number; device?: string };
@@ -32,9 +37,13 @@ export interface RegistryOptions {
 }
 
 export interface RegisterRequest {
-  /** An archive (or no-archive folder) name inside the model store. */
+  /** A model inside the model repository or store: an archive, a no-archive folder, a Triton folder, a model.onnx. */
   url: string;
   modelName?: string;
+  /** Only this version of a Triton folder (snapshots restore versions one by one). */
+  version?: string;
+  /** A Triton config (JSON) in place of config.pbtxt (the repository extension's `parameters.config`). */
+  config?: unknown;
   handler?: string;
   /** API parameters: they override the archive's YAML. */
   overrides?: Partial<ModelSettings>;
@@ -61,6 +70,14 @@ export class Registry {
     return this.opts.modelStore;
   }
 
+  get modelRepository(): string | undefined {
+    return this.opts.modelRepository;
+  }
+
+  get modelControlMode(): 'none' | 'poll' | 'explicit' {
+    return this.opts.modelControlMode ?? 'explicit';
+  }
+
   /** Resolves a model-store name, refusing anything outside the store. */
   resolveInStore(url: string): string {
     const store = this.opts.modelStore;
@@ -73,68 +90,108 @@ export class Registry {
     return full;
   }
 
-  async register(req: RegisterRequest): Promise<ModelVersion> {
-    const source = this.resolveInStore(req.url);
-    try {
-      await fs.access(source);
-    } catch {
-      throw new ServeError('ModelNotFound', `model archive "${req.url}" not found in the model store`);
+  /**
+   * Where a model named in the API, a snapshot or the start-up list lives: the model repository first (Triton
+   * folders, bare ONNX models), then the model store (archives). Anything outside both is refused.
+   */
+  async locate(url: string): Promise<string> {
+    const roots = [this.opts.modelRepository, this.opts.modelStore].filter((r): r is string => r !== undefined);
+    if (roots.length === 0) {
+      throw new ServeError('BadRequest', `cannot load "${url}": no model store or model repository is configured (--model-store, --model-repository)`);
     }
-    const dir = await this.opts.workDir.folderFor(path.basename(req.url), 'new');
-    let mv: ModelVersion;
+    let first: string | undefined;
+    for (const root of roots) {
+      const full = path.resolve(root, url);
+      const rel = path.relative(root, full);
+      if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) continue;
+      first ??= full;
+      if (await fs.stat(full).then(() => true, () => false)) return full;
+    }
+    if (!first) throw new ServeError('BadRequest', `"${url}" is not a file in the model store`);
+    throw new ServeError('ModelNotFound', `model archive "${url}" not found in the model store`);
+  }
+
+  /** Registers what `req.url` holds and returns the version that is now the newest (an archive holds one). */
+  async register(req: RegisterRequest): Promise<ModelVersion> {
+    const versions = await this.registerAll(req);
+    return versions[versions.length - 1];
+  }
+
+  /** Registers every version the source yields (a Triton folder's version policy may pick several). */
+  async registerAll(req: RegisterRequest): Promise<ModelVersion[]> {
+    const source = await openSource(await this.locate(req.url), req.url);
+    const prepared = await source.prepare({
+      name: req.modelName,
+      version: req.version,
+      config: req.config,
+      strictConfig: this.opts.strictModelConfig,
+      scratch: (name) => this.opts.workDir.folderFor(name, 'new'),
+    });
+    const created: ModelVersion[] = [];
     try {
-      const { manifest } = await unpackArchive(source, dir);
-      const name = req.modelName ?? manifest.model.modelName;
-      const version = manifest.model.modelVersion;
-      const modelConfig = await readModelConfig(dir, manifest, req.url);
-      const settings = this.settingsFor(name, version, modelConfig, req);
-      if (this.models.get(name)?.versions.has(version)) {
-        throw new ServeError('Conflict', `Model version ${version} for model ${name} already exists`);
+      for (const p of prepared) {
+        if (this.models.get(p.name)?.versions.has(p.version) || created.some((c) => c.name === p.name && c.version === p.version)) {
+          throw new ServeError('Conflict', `Model version ${p.version} for model ${p.name} already exists`);
+        }
       }
-      mv = new ModelVersion({
-        name,
-        version,
-        url: req.url,
-        dir,
-        manifest,
-        handler: req.handler ?? manifest.model.handler,
-        modelConfig,
-        settings,
-        loadedAtStartup: req.loadedAtStartup ?? false,
-        autoscale: this.opts.autoscale,
-        restart: this.opts.restart,
-        maxHeapMb: this.opts.maxHeapMb,
-        onMetric: this.opts.onMetric && ((m) => this.opts.onMetric!(name, version, m)),
-        onWorkerProblem: this.opts.onWorkerProblem && ((msg) => this.opts.onWorkerProblem!(name, version, msg)),
-        onQueueFull: this.opts.onQueueFull && (() => this.opts.onQueueFull!(name, version)),
-      });
-      this.add(mv, req.makeDefault === true);
+      for (const p of prepared) created.push(this.create(p, source.kind, req));
     } catch (err) {
-      await this.opts.workDir.remove(dir);
+      for (const p of prepared) if (p.ownsDir) await this.opts.workDir.remove(p.dir);
       throw err;
     }
-    const started = mv.start().then(() => this.changed());
+    const latest = created[created.length - 1];
+    const isNew = !this.models.has(latest.name);
+    for (const mv of created) this.add(mv, false);
+    // Triton serves the highest version when none is named: it becomes the default of a new model.
+    if ((isNew && created.length > 1) || req.makeDefault === true) this.models.get(latest.name)!.defaultVersion = latest.version;
+    const starts = created.map((mv) => mv.start().then(() => this.changed()));
+    const started = Promise.all(starts);
     if (req.synchronous === false) {
       started.catch(() => {}); // the reason stays in describe (state FAILED)
-      return mv;
+      return created;
     }
     try {
       await started;
     } catch (err) {
-      await this.remove(mv);
+      await Promise.allSettled(starts);
+      for (const mv of created) await this.remove(mv);
       throw err;
     }
-    return mv;
+    return created;
   }
 
-  private settingsFor(name: string, version: string, modelConfig: Record<string, unknown>, req: RegisterRequest): ModelSettings {
+  private create(p: PreparedVersion, kind: SourceKind, req: RegisterRequest): ModelVersion {
+    const { name, version } = p;
+    const settings = this.settingsFor(name, version, p.settings, req);
+    return new ModelVersion({
+      name,
+      version,
+      url: req.url,
+      dir: p.dir,
+      ownsDir: p.ownsDir,
+      sourceKind: kind,
+      triton: p.triton,
+      manifest: p.manifest,
+      handler: req.handler ?? p.manifest.model.handler,
+      modelConfig: p.modelConfig,
+      settings,
+      loadedAtStartup: req.loadedAtStartup ?? false,
+      autoscale: this.opts.autoscale,
+      restart: this.opts.restart,
+      maxHeapMb: this.opts.maxHeapMb,
+      onMetric: this.opts.onMetric && ((m) => this.opts.onMetric!(name, version, m)),
+      onWorkerProblem: this.opts.onWorkerProblem && ((msg) => this.opts.onWorkerProblem!(name, version, msg)),
+      onQueueFull: this.opts.onQueueFull && (() => this.opts.onQueueFull!(name, version)),
+    });
+  }
+
+  private settingsFor(name: string, version: string, own: Partial<ModelSettings>, req: RegisterRequest): ModelSettings {
     const d = this.opts.defaults;
-    const yaml = settingsFromModelConfig(modelConfig, req.url);
     const s = {
       ...d,
       device: d.device ?? 'cpu',
       ...this.opts.perModel?.(name, version),
-      ...yaml,
+      ...own,
       ...req.overrides,
     } as ModelSettings & { intraOpThreads?: number };
     if (req.initialWorkers !== undefined) {
@@ -228,7 +285,7 @@ export class Registry {
       this.changed();
     }
     await mv.stop(this.opts.unregisterTimeoutMs);
-    await this.opts.workDir.remove(mv.dir);
+    if (mv.ownsDir) await this.opts.workDir.remove(mv.dir);
   }
 
   private changed(): void {

@@ -2,6 +2,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.ts';
+import { kindOf } from '../sources/source.ts';
 import type { Registry } from './registry.ts';
 import type { ModelSnapshot } from './snapshot.ts';
 
@@ -24,6 +25,32 @@ export async function everyArchive(store: string): Promise<StartupModel[]> {
   return out;
 }
 
+/** Every model in a Triton model repository (its folders, of any source kind), for --model-control-mode none/poll. */
+export async function everyRepositoryModel(repo: string): Promise<StartupModel[]> {
+  const entries = await fs.readdir(repo, { withFileTypes: true });
+  const out: StartupModel[] = [];
+  for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    if (e.name.startsWith('.')) continue;
+    if (await kindOf(path.join(repo, e.name))) out.push({ url: e.name });
+  }
+  return out;
+}
+
+/**
+ * The repository models to load at start: all of them (modes none and poll), or in explicit mode the
+ * --load-model names (`*`: all). Models already registered (restored from the snapshot) are left out.
+ */
+export async function repositoryStartup(
+  registry: Registry,
+  repo: string,
+  mode: 'none' | 'poll' | 'explicit',
+  names: readonly string[],
+): Promise<StartupModel[]> {
+  const all = mode !== 'explicit' || names.includes('*') ? await everyRepositoryModel(repo) : names.map((url) => ({ url }));
+  const loaded = new Set(registry.all().map((mv) => mv.url));
+  return all.filter((m) => !loaded.has(m.url));
+}
+
 /**
  * Loads models side by side; one that fails is logged and left out, as TorchServe does. When several versions of
  * one model are listed, the first listed that loaded is the default, whatever order they finished loading in.
@@ -32,9 +59,9 @@ export async function loadModels(registry: Registry, models: StartupModel[], log
   const loaded = await Promise.all(
     models.map(async (m) => {
       try {
-        const mv = await registry.register({ url: m.url, modelName: m.name, loadedAtStartup: true });
-        log.info({ model: mv.name, version: mv.version, workers: mv.readyWorkers }, 'model loaded');
-        return mv;
+        const versions = await registry.registerAll({ url: m.url, modelName: m.name, loadedAtStartup: true });
+        for (const mv of versions) log.info({ model: mv.name, version: mv.version, workers: mv.readyWorkers }, 'model loaded');
+        return versions.length === 1 ? versions[0] : undefined; // a Triton folder's newest version is already its default
       } catch (err) {
         log.error({ url: m.url, error: (err as Error).message }, 'model failed to load at start-up');
         return undefined;
@@ -59,6 +86,7 @@ export async function restoreSnapshot(registry: Registry, snap: ModelSnapshot, l
           .register({
             url: v.marName,
             modelName: name,
+            version,
             handler: v.handler,
             loadedAtStartup: true,
             makeDefault: v.defaultVersion,

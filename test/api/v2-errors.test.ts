@@ -73,7 +73,6 @@ describe('Open Inference Protocol v2: errors', function () {
       ['a non-string id', 'add', { id: 5, ...x([1, 2, 3, 4]) }, /"id" must be a string/],
       ['an object parameter', 'add', { parameters: { a: {} }, ...x([1, 2, 3, 4]) }, /parameter "a" must be a string, number or boolean/],
       ['binary_data not a bool', 'add', { ...x([1, 2, 3, 4]), outputs: [{ name: 'y', parameters: { binary_data: 'yes' } }] }, /output "y": parameter "binary_data" must be true or false/],
-      ['classification', 'add', { ...x([1, 2, 3, 4]), outputs: [{ name: 'y', parameters: { classification: 2 } }] }, /classification extension is not supported/],
       ['an empty body', 'add', '', /the inference request is empty/],
     ];
     for (const [what, model, body, message] of cases) {
@@ -88,8 +87,8 @@ describe('Open Inference Protocol v2: errors', function () {
     expect([unknown.status, unknown.json]).to.deep.equal([404, { error: 'Model not found: nope' }]);
     const meta = await send(server, '/v2/models/nope', '', { method: 'GET' });
     expect([meta.status, meta.json]).to.deep.equal([404, { error: 'Model not found: nope' }]);
-    const path = await send(server, '/v2/models/add/stats', '', { method: 'GET' });
-    expect([path.status, path.json]).to.deep.equal([404, { error: 'no such endpoint: GET /v2/models/add/stats' }]);
+    const path = await send(server, '/v2/models/add/statistics', '', { method: 'GET' });
+    expect([path.status, path.json]).to.deep.equal([404, { error: 'no such endpoint: GET /v2/models/add/statistics' }]);
     const method = await send(server, '/v2/models/add/infer', '', { method: 'GET' });
     expect(method.status).to.equal(405);
     expect(method.headers.get('allow')).to.contain('POST');

@@ -32,7 +32,7 @@ describe('Open Inference Protocol v2: server and model metadata, health', functi
     const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     const res = await get(server, '/v2');
     expect(res.status).to.equal(200);
-    expect(res.json).to.deep.equal({ name: 'modelserver', version: pkg.version, extensions: ['binary_tensor_data', 'model_repository'] });
+    expect(res.json).to.deep.equal({ name: 'modelserver', version: pkg.version, extensions: ['binary_tensor_data', 'model_repository', 'model_configuration', 'statistics', 'classification'] });
   });
 
   it('answers liveness and readiness with 200', async () => {

@@ -73,7 +73,7 @@ describe("Open Inference Protocol v2: Triton's model repository extension", func
     expect(await post(server, '/v2/repository/models/nope/unload')).to.deep.equal({ status: 404, json: { error: 'Model not found: nope' } });
     const config = await post(server, '/v2/repository/models/two/load', { parameters: { config: '{}' } });
     expect(config.status).to.equal(400);
-    expect((config.json as { error: string }).error).to.match(/load parameter config not supported/);
+    expect((config.json as { error: string }).error).to.match(/two.mar: a model config given at load applies to Triton repository models/);
     const broken = await post(server, '/v2/repository/index', '{"ready": ');
     expect(broken.status).to.equal(400);
     expect((broken.json as { error: string }).error).to.match(/not valid JSON/);

@@ -1,10 +1,13 @@
 /**
  * `inference.GRPCInferenceService` (Triton's grpc_service.proto; KServe's grpc_predict_v2.proto is its first six
- * RPCs) over the data plane: health, metadata, ModelInfer, ModelStreamInfer, the repository extension. Shared
+ * RPCs) over the data plane: health, metadata, ModelInfer, ModelStreamInfer, model configuration and statistics,
+ * the repository extension. Shared
  * memory, tracing and log settings answer UNIMPLEMENTED with a message.
  */
 import type * as grpc from '@grpc/grpc-js';
+import { modelConfigJson } from '../../dataplane/config.ts';
 import { isReady, modelMetadata, serverMetadata } from '../../dataplane/metadata.ts';
+import { modelStatistics } from '../../dataplane/statistics.ts';
 import { loadModel, repositoryIndex, unloadModel } from '../../dataplane/repository.ts';
 import { ServeError } from '../../errors.ts';
 import type { GrpcFront } from './call.ts';
@@ -76,13 +79,10 @@ export function tritonService(deps: TritonDeps, front: GrpcFront): grpc.UntypedS
     ),
     ModelInfer: front.unary(m('ModelInfer'), 'inference', (req: ModelInferRequest, scope) => modelInfer(deps, req, scope)),
     ModelStreamInfer: modelStreamInfer(deps, front, m('ModelStreamInfer')),
-    ModelConfig: front.unary(m('ModelConfig'), 'inference', (req: NameVersion) => {
-      registry.get(requireName(req.name), versionOf(req.version)); // NOT_FOUND first, as for the other model RPCs
-      throw unimplemented('ModelConfig is not available yet in this build: the model configuration arrives with the Triton model configuration work');
-    }),
-    ModelStatistics: front.unary(m('ModelStatistics'), 'inference', () => {
-      throw unimplemented('ModelStatistics is not available yet in this build: use the Prometheus metrics on the metrics port');
-    }),
+    ModelConfig: front.unary(m('ModelConfig'), 'inference', (req: NameVersion) => ({
+      config: modelConfigJson(registry.get(requireName(req.name), versionOf(req.version))), // protobuf JSON of inference.ModelConfig
+    })),
+    ModelStatistics: front.unary(m('ModelStatistics'), 'inference', (req: NameVersion) => modelStatistics(registry, req.name, req.version)),
     RepositoryIndex: front.unary(m('RepositoryIndex'), 'inference', async (req: { repository_name: string; ready: boolean }) => {
       noRepositoryName(req.repository_name);
       const models = await repositoryIndex(registry, req.ready);

@@ -51,6 +51,8 @@ const v2 = (operationId: string, summary: string, responses: Operation['response
   responses,
 });
 
+const STATS: Schema = { type: 'object', required: ['model_stats'], properties: { model_stats: { type: 'array', items: { type: 'object' } } } };
+
 const READY = { description: 'true when ready (200), false when not (400).' };
 
 function modelPaths(base: string, params: Parameter[], suffix: string): Record<string, PathItem> {
@@ -60,6 +62,12 @@ function modelPaths(base: string, params: Parameter[], suffix: string): Record<s
       get: v2(`modelReady${suffix}`, 'Model readiness', { 200: ok('Ready: loaded with a ready worker.', ref('ModelReady')), 400: ok(`Not ready; ${READY.description}`, ref('ModelReady')), ...errors('protocol', [404]) }, { parameters: params }),
     },
     [`${base}/infer`]: { post: v2InferOperation(`modelInfer${suffix}`, params) },
+    [`${base}/config`]: {
+      get: v2(`modelConfig${suffix}`, "Triton's model configuration", { 200: ok("The protobuf JSON of Triton's ModelConfig: config.pbtxt completed from the model (archives: derived from the model and its settings).", { type: 'object' }), ...errors('protocol', [404]) }, { parameters: params }),
+    },
+    [`${base}/stats`]: {
+      get: v2(`modelStatistics${suffix}`, "Triton's inference statistics", { 200: ok('Cumulative counts and nanoseconds per ready version.', STATS), ...errors('protocol', [400]) }, { parameters: params }),
+    },
   };
 }
 
@@ -100,6 +108,7 @@ export function oipV2Paths(): Record<string, PathItem> {
         400: ok('Not ready.', { type: 'object', properties: { ready: { type: 'boolean' } } }),
       }),
     },
+    '/v2/models/stats': { get: v2('allModelStatistics', "Triton's inference statistics of every ready model version", { 200: ok('Cumulative counts and nanoseconds per ready version.', STATS) }) },
     ...modelPaths('/v2/models/{name}', [NAME], ''),
     ...modelPaths('/v2/models/{name}/versions/{version}', [NAME, VERSION], 'Version'),
     '/v2/repository/index': {

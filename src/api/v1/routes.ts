@@ -15,6 +15,7 @@ import { headersOf, queryOf } from '../decode.ts';
 import { parseJson, readBody, requireJsonType } from '../v2/body.ts';
 import { protocolMiddleware } from '../v2/errors.ts';
 import { checkResponseSize } from '../../dataplane/infer.ts';
+import { responseCompression } from '../compress.ts';
 import { isReady } from '../../dataplane/metadata.ts';
 import type { OipDeps } from '../v2/routes.ts';
 
@@ -90,7 +91,7 @@ export function kserveV1(deps: OipDeps): Middleware {
     ctx.body = { name: mv.name, ready: isReady(mv) };
   });
   // path-to-regexp v8 has no literal suffix after a parameter: take the segment whole and split the verb off.
-  router.post('/v1/models/:name', async (ctx) => {
+  router.post('/v1/models/:name', responseCompression(), async (ctx) => {
     const [name, verb] = splitVerb(ctx.params.name);
     if (verb !== 'predict') {
       throw new ServeError('NotFound', `no such endpoint: POST ${ctx.path}; use /v1/models/${name}:predict`);

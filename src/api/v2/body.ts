@@ -1,15 +1,29 @@
-/** Reading v1/v2 request bodies: raw bytes within max_request_size, and JSON with a 400 that says what is wrong. */
+/**
+ * Reading v1/v2 request bodies: raw bytes within max_request_size, and JSON with a 400 that says what is wrong.
+ * A `Content-Encoding: gzip` or `deflate` body (Triton's clients compress with `request_compression_algorithm`) is
+ * inflated with `inflation` as it is read; the limit applies to the inflated bytes, so a small bomb stops there.
+ */
+import inflate from 'inflation';
 import type { Context } from 'koa';
 import getRawBody from 'raw-body';
 import { ServeError } from '../../errors.ts';
 
 export async function readBody(ctx: Context, limit: number): Promise<Buffer> {
+  const encoding = (ctx.get('content-encoding') || 'identity').trim().toLowerCase();
   try {
-    return await getRawBody(ctx.req, { limit, length: ctx.request.length });
+    if (encoding === 'identity') return await getRawBody(ctx.req, { limit, length: ctx.request.length });
+    if (encoding !== 'gzip' && encoding !== 'deflate') {
+      throw new ServeError('UnsupportedMediaType', `Content-Encoding "${encoding}" is not supported: send gzip, deflate or identity`);
+    }
+    return await getRawBody(inflate(ctx.req), { limit });
   } catch (err) {
-    const e = err as { status?: number; type?: string; message?: string };
+    if (err instanceof ServeError) throw err;
+    const e = err as { status?: number; type?: string; message?: string; code?: string };
     if (e.status === 413 || e.type === 'entity.too.large') {
-      throw new ServeError('PayloadTooLarge', `request body is larger than max_request_size (${limit} bytes)`);
+      throw new ServeError('PayloadTooLarge', `request body is larger than max_request_size (${limit} bytes)${encoding === 'identity' ? '' : ' once inflated'}`);
+    }
+    if (e.code?.startsWith('Z_')) {
+      throw new ServeError('BadRequest', `the request body is not valid ${encoding} data: ${e.message}`);
     }
     throw new ServeError('BadRequest', `could not read the request body: ${e.message ?? String(err)}`);
   }

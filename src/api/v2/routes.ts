@@ -9,11 +9,14 @@ import { ServeError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { ServerMetrics } from '../../metrics/metrics.ts';
 import type { Registry } from '../../registry/registry.ts';
+import { responseCompression } from '../compress.ts';
 import { readOptionalJson } from './body.ts';
 import { protocolMiddleware } from './errors.ts';
 import { infer } from './infer.ts';
 import { isReady, modelMetadata, serverMetadata } from '../../dataplane/metadata.ts';
 import { loadModel, repositoryIndex, unloadModel } from '../../dataplane/repository.ts';
+import { modelConfigJson } from '../../dataplane/config.ts';
+import { modelStatistics } from '../../dataplane/statistics.ts';
 
 export interface OipDeps {
   registry: Registry;
@@ -41,6 +44,7 @@ export function openInferenceV2(deps: OipDeps): Middleware {
   const { registry } = deps;
   const router = new Router();
   const params = (ctx: Context) => ctx.params as { name: string; version?: string };
+  const compressed = responseCompression();
 
   router.get('/v2', (ctx) => {
     ctx.body = serverMetadata();
@@ -54,7 +58,19 @@ export function openInferenceV2(deps: OipDeps): Middleware {
     ctx.body = { ready };
   });
 
+  // Before /v2/models/:name, as in Triton: a model named "stats" is reached by its versions path.
+  router.get('/v2/models/stats', (ctx) => {
+    ctx.body = modelStatistics(registry);
+  });
   for (const base of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
+    router.get(`${base}/config`, (ctx) => {
+      const { name, version } = params(ctx);
+      ctx.body = modelConfigJson(registry.get(name, version));
+    });
+    router.get(`${base}/stats`, (ctx) => {
+      const { name, version } = params(ctx);
+      ctx.body = modelStatistics(registry, name, version);
+    });
     router.get(base, (ctx) => {
       const { name, version } = params(ctx);
       ctx.body = modelMetadata(registry, registry.get(name, version));
@@ -66,7 +82,7 @@ export function openInferenceV2(deps: OipDeps): Middleware {
       ctx.status = ready ? 200 : 400;
       ctx.body = { name: mv.name, ready };
     });
-    router.post(`${base}/infer`, async (ctx) => {
+    router.post(`${base}/infer`, compressed, async (ctx) => {
       const { name, version } = params(ctx);
       await infer(ctx, deps, name, version);
     });

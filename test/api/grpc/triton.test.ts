@@ -1,6 +1,9 @@
 /** Triton's / KServe's `inference.GRPCInferenceService`, driven by a client built from proto/triton. */
+import path from 'node:path';
 import { expect } from 'chai';
 import * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+import { LOADER_OPTIONS, PROTO_DIR } from '../../../src/api/grpc/protos.ts';
 import type { RunningServer } from '../../../src/server.ts';
 import { bidi, client, close, failure, unary, type Client } from '../../helpers/grpc.ts';
 import { startTestServer, TestStore } from '../../helpers/server.ts';
@@ -126,6 +129,45 @@ describe('gRPC: inference.GRPCInferenceService (Triton, KServe v2)', function ()
         const i = Number(r.id.slice(1));
         expect(floats(r.raw_output_contents[0]), r.id).to.deep.equal([i, -i]);
       }
+    });
+  });
+
+  describe('model configuration and statistics', () => {
+    /** A REST JSON body read as the gRPC client reads the same message (fromObject, then toObject as proto-loader). */
+    const asGrpcReads = (type: string, json: unknown) => {
+      const root = new protobuf.Root();
+      root.resolvePath = (_origin, target) => path.join(PROTO_DIR, 'triton', path.basename(target));
+      root.loadSync(path.join(PROTO_DIR, 'triton', 'grpc_service.proto'), { keepCase: true });
+      const t = root.lookupType(type);
+      return t.toObject(t.fromObject(json as object), LOADER_OPTIONS as protobuf.IConversionOptions);
+    };
+
+    it('ModelConfig answers the same configuration as GET /v2/models/{m}/config', async () => {
+      const res = await unary(c, 'ModelConfig', { name: 'id' });
+      const rest = await (await fetch(`${server.inferenceUrl}/v2/models/id/config`)).json();
+      expect(res.config).to.deep.equal(asGrpcReads('inference.ModelConfig', rest));
+      expect(res.config.name).to.equal('id');
+      expect(res.config.platform).to.equal('onnxruntime_onnx');
+      expect(res.config.input.map((i: { name: string; data_type: string }) => `${i.name}:${i.data_type}`)).to.deep.equal(['x:TYPE_FP32']);
+      const err = await failure(unary(c, 'ModelConfig', { name: 'nope' }));
+      expect([err.code, err.details]).to.deep.equal([S.NOT_FOUND, 'Model not found: nope']);
+    });
+
+    it('ModelStatistics counts gRPC requests, as GET /v2/models/{m}/stats', async () => {
+      const before = await unary(c, 'ModelStatistics', { name: 'id' });
+      await unary(c, 'ModelInfer', { model_name: 'id', inputs: [x(1, 2)] });
+      const after = await unary(c, 'ModelStatistics', { name: 'id', version: '1.0' });
+      expect(after.model_stats).to.have.length(1);
+      const [b, a] = [before.model_stats[0], after.model_stats[0]];
+      expect(Number(a.inference_count) - Number(b.inference_count)).to.equal(1);
+      expect(Number(a.inference_stats.success.count) - Number(b.inference_stats.success.count)).to.equal(1);
+      const rest = await (await fetch(`${server.inferenceUrl}/v2/models/id/stats`)).json();
+      expect(after).to.deep.equal(asGrpcReads('inference.ModelStatisticsResponse', rest));
+      const all = await unary(c, 'ModelStatistics', {});
+      expect(all.model_stats.map((m: { name: string }) => m.name)).to.include.members(['id', 'half', 'probe']);
+      const err = await failure(unary(c, 'ModelStatistics', { name: 'nope' }));
+      expect(err.code).to.equal(S.INVALID_ARGUMENT);
+      expect(err.details).to.contain("'nope'");
     });
   });
 

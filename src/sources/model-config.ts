@@ -4,7 +4,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { ServeError } from '../errors.ts';
 import type { Manifest } from '../handler/contract.ts';
-import type { ModelSettings } from './model-version.ts';
+import type { ModelSettings } from '../registry/model-version.ts';
 
 const INT_KEYS = ['minWorkers', 'maxWorkers', 'batchSize', 'maxBatchDelay', 'responseTimeout', 'jobQueueSize', 'intraOpThreads'] as const;
 
