@@ -1,8 +1,7 @@
 /**
  * `inference.GRPCInferenceService` (Triton's grpc_service.proto; KServe's grpc_predict_v2.proto is its first six
  * RPCs) over the data plane: health, metadata, ModelInfer, ModelStreamInfer, model configuration and statistics,
- * the repository extension. Shared
- * memory, tracing and log settings answer UNIMPLEMENTED with a message.
+ * the repository extension. Shared memory, tracing and log settings answer UNIMPLEMENTED with a message.
  */
 import type * as grpc from '@grpc/grpc-js';
 import { modelConfigJson } from '../../dataplane/config.ts';
@@ -46,7 +45,7 @@ function repositoryParams(map: Record<string, RepositoryParameter>): Record<stri
 
 function noRepositoryName(repositoryName: string): void {
   if (repositoryName !== '') {
-    throw new ServeError('BadRequest', `repository_name "${repositoryName}" is not supported: there is one repository, the model store; leave it empty`);
+    throw new ServeError('BadRequest', `repository_name "${repositoryName}" is not supported: the server has one repository (the model repository and the model store together); leave it empty`);
   }
 }
 
