@@ -105,6 +105,18 @@ describe('gRPC: inference.GRPCInferenceService (Triton, KServe v2)', function ()
       expect(floats((await unary(c, 'ModelInfer', { model_name: 'id', inputs: [x(5, 6)] })).raw_output_contents[0])).to.deep.equal([5, 6]);
     });
 
+    it('takes gzip- and deflate-compressed calls (tritonclient compression_algorithm)', async () => {
+      for (const algorithm of [1, 2]) { // grpc's compression algorithm ids: 1 deflate, 2 gzip
+        const zipped = client('triton', server.grpcInferenceTarget, grpc.credentials.createInsecure(), { 'grpc.default_compression_algorithm': algorithm });
+        try {
+          const res = await unary(zipped, 'ModelInfer', { model_name: 'id', inputs: [x(9, 8, 7, 6)] });
+          expect(floats(res.raw_output_contents[0]), String(algorithm)).to.deep.equal([9, 8, 7, 6]);
+        } finally {
+          close(zipped);
+        }
+      }
+    });
+
     it('gives a handler that takes v2 requests its request, and encodes its JSON outputs', async () => {
       const res = await unary(c, 'ModelInfer', { model_name: 'probe', id: 'p1', inputs: [x(1, 2)] });
       expect(res.outputs.map((o: { name: string; datatype: string }) => `${o.name}:${o.datatype}`)).to.deep.equal(['seen:BYTES', 'worker:INT32']);
