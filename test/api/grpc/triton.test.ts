@@ -23,7 +23,7 @@ describe('gRPC: inference.GRPCInferenceService (Triton, KServe v2)', function ()
     store = await TestStore.create();
     await store.add({ name: 'id', model: identity('FP32'), handler: 'echo.js' });
     await store.add({ name: 'half', model: identity('FP16'), handler: 'echo.js' });
-    await store.add({ name: 'probe', model: identity('FP32'), handler: 'grpc-probe.js' });
+    await store.add({ name: 'probe', model: identity('FP32'), handler: 'grpc-probe.js', config: 'batchSize: 8\nmaxBatchDelay: 100\n' });
     await store.add({ name: 'spare', model: identity('FP32'), handler: 'echo.js' });
     server = await startTestServer(store, ['id.mar', 'half.mar', 'probe.mar']);
     c = client('triton', server.grpcInferenceTarget);
@@ -119,7 +119,7 @@ describe('gRPC: inference.GRPCInferenceService (Triton, KServe v2)', function ()
 
     it('gives a handler that takes v2 requests its request, and encodes its JSON outputs', async () => {
       const res = await unary(c, 'ModelInfer', { model_name: 'probe', id: 'p1', inputs: [x(1, 2)] });
-      expect(res.outputs.map((o: { name: string; datatype: string }) => `${o.name}:${o.datatype}`)).to.deep.equal(['seen:BYTES', 'worker:INT32']);
+      expect(res.outputs.map((o: { name: string; datatype: string }) => `${o.name}:${o.datatype}`)).to.deep.equal(['seen:BYTES', 'worker:INT32', 'batch:INT32']);
       const seen = Buffer.from(res.raw_output_contents[0]);
       expect(seen.readUInt32LE(0)).to.equal(2);
       expect(seen.subarray(4, 6).toString()).to.equal('p1');
@@ -127,6 +127,18 @@ describe('gRPC: inference.GRPCInferenceService (Triton, KServe v2)', function ()
   });
 
   describe('ModelStreamInfer', () => {
+    it('queues the requests of a stream as they arrive: those behind a busy worker run together in one batch', async () => {
+      const reqs = [
+        { model_name: 'probe', id: 'first', parameters: { sleep: { int64_param: '400' } }, inputs: [x(1, 2)] },
+        ...Array.from({ length: 5 }, (_, i) => ({ model_name: 'probe', id: `then${i}`, inputs: [x(1, 2)] })),
+      ];
+      const answers = await bidi(c, 'ModelStreamInfer', reqs);
+      expect(answers.map((a) => a.error_message)).to.deep.equal(['', '', '', '', '', '']);
+      const batchOf = (a: { infer_response: { id: string; raw_output_contents: Buffer[] } }) => Buffer.from(a.infer_response.raw_output_contents[2]).readInt32LE(0);
+      const later = answers.filter((a) => a.infer_response.id !== 'first').map(batchOf);
+      expect(Math.max(...later), `batch sizes ${later}`).to.be.greaterThan(1);
+    });
+
     it('answers every request of a stream with several in flight, each once, errors in the stream', async () => {
       const reqs = Array.from({ length: 12 }, (_, i) =>
         i === 5 ? { model_name: 'nope', id: 'bad', inputs: [x(0, 0)] } : { model_name: 'id', id: `s${i}`, inputs: [x(i, -i)] },
