@@ -8,11 +8,11 @@ import onnxProto from 'onnx-proto';
 const { onnx } = onnxProto;
 type Dim = number | string;
 
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
+export const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const OPSET = 17;
 const IR_VERSION = 8;
 
-function valueInfo(name: string, dims: readonly Dim[], elemType: number = FLOAT): onnxProto.onnx.IValueInfoProto {
+export function valueInfo(name: string, dims: readonly Dim[], elemType: number = FLOAT): onnxProto.onnx.IValueInfoProto {
   return {
     name,
     type: {
@@ -24,15 +24,15 @@ function valueInfo(name: string, dims: readonly Dim[], elemType: number = FLOAT)
   };
 }
 
-function floatInit(name: string, dims: readonly number[], values: ArrayLike<number>): onnxProto.onnx.ITensorProto {
+export function floatInit(name: string, dims: readonly number[], values: ArrayLike<number>): onnxProto.onnx.ITensorProto {
   return { name, dims: [...dims], dataType: FLOAT, floatData: Array.from(values) };
 }
 
-function intAttr(name: string, i: number): onnxProto.onnx.IAttributeProto {
+export function intAttr(name: string, i: number): onnxProto.onnx.IAttributeProto {
   return { name, type: onnx.AttributeProto.AttributeType.INT, i };
 }
 
-function node(
+export function node(
   opType: string,
   input: string[],
   output: string[],
@@ -41,7 +41,7 @@ function node(
   return { opType, input, output, name: `${opType}_${output[0]}`, attribute };
 }
 
-function model(name: string, graph: Omit<onnxProto.onnx.IGraphProto, 'name'>): Uint8Array {
+export function model(name: string, graph: Omit<onnxProto.onnx.IGraphProto, 'name'>): Uint8Array {
   const proto: onnxProto.onnx.IModelProto = {
     irVersion: IR_VERSION,
     opsetImport: [{ domain: '', version: OPSET }],
@@ -147,7 +147,7 @@ export function twoInputs(): Uint8Array {
   });
 }
 
-function intsAttr(name: string, ints: number[]): onnxProto.onnx.IAttributeProto {
+export function intsAttr(name: string, ints: number[]): onnxProto.onnx.IAttributeProto {
   return { name, type: onnx.AttributeProto.AttributeType.INTS, ints };
 }
 

@@ -126,7 +126,7 @@ describe('archive/manifest', () => {
 
     it('refuses a handler that is neither built in nor a .js/.mjs file', () => {
       expectInvalid(good({ handler: 'handler.py' }), 'model.handler', 'built-in');
-      expectInvalid(good({ handler: 'image_segmenter' }), 'model.handler', 'image_classifier');
+      expectInvalid(good({ handler: 'dali_image_classifier' }), 'model.handler', 'image_classifier');
     });
   });
 

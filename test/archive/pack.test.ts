@@ -196,7 +196,7 @@ describe('archive/pack', () => {
 
   it('refuses a handler that is neither built in, nor a file, nor among the extra files', async () => {
     await rejects(packArchive(base({ handler: 'no_such_handler.js' })), '--handler', 'no_such_handler.js');
-    await rejects(packArchive(base({ handler: 'image_segmenter' })), '--handler', 'image_segmenter');
+    await rejects(packArchive(base({ handler: 'dali_image_classifier' })), '--handler', 'dali_image_classifier');
   });
 
   it('refuses a handler file that is not .js or .mjs', async () => {
