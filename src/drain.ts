@@ -1,8 +1,9 @@
 /**
- * Graceful stop for the HTTP listeners: tracks the responses in flight; once draining, new requests get a 503 with
- * `Connection: close` (except `/ping`, which the app answers Unhealthy), responses in flight that have not sent
- * their headers yet get `Connection: close` too (so no client reuses a connection about to go), and `drain()`
- * resolves when the requests that were in flight have been answered, or after a bounded time.
+ * Graceful stop for the HTTP and gRPC listeners: tracks the responses (and gRPC calls, through `enter`) in flight;
+ * once draining, new requests get a 503 with `Connection: close` (except `/ping`, which the app answers
+ * Unhealthy), responses in flight that have not sent their headers yet get `Connection: close` too (so no client
+ * reuses a connection about to go), and `drain()` resolves when the requests that were in flight have been
+ * answered, or after a bounded time.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -77,11 +78,30 @@ export class DrainGate {
       res.once('close', () => {
         if (st) this.settled(st);
         this.inFlight.delete(res);
-        if (this.inFlight.size === 0) this.wake();
+        if (this.idleNow()) this.wake();
       });
       if (this.draining) res.setHeader('connection', 'close');
       handler(req, res);
     };
+  }
+
+  /** gRPC calls in flight (they do not go through `wrap`). */
+  private calls = 0;
+
+  /** A call that does not go through `wrap` (gRPC) starts; call the returned function once when it ends. */
+  enter(): () => void {
+    this.calls++;
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      this.calls--;
+      if (this.idleNow()) this.wake();
+    };
+  }
+
+  private idleNow(): boolean {
+    return this.inFlight.size === 0 && this.calls === 0;
   }
 
   private settled(st: SocketState): void {
@@ -93,7 +113,7 @@ export class DrainGate {
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
     for (const res of this.inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
-    if (this.inFlight.size === 0) return;
+    if (this.idleNow()) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       new Promise<void>((r) => this.waiters.push(r)),

@@ -11,6 +11,7 @@ import type Koa from 'koa';
 import { createInferenceApp } from './api/inference-app.ts';
 import { createManagementApp } from './api/management-app.ts';
 import { createMetricsApp } from './api/metrics-app.ts';
+import { startGrpc, stopGrpc, type GrpcListener } from './api/grpc/listeners.ts';
 import { intraOpThreadsFor, type Address, type LoadModel, type ServerConfig } from './config/config.ts';
 import { DrainGate } from './drain.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -32,6 +33,9 @@ export interface RunningServer {
   readonly inferenceUrl: string;
   readonly managementUrl: string;
   readonly metricsUrl: string;
+  /** host:port of the gRPC listeners (inference: Triton's and TorchServe's inference services; management). */
+  readonly grpcInferenceTarget: string;
+  readonly grpcManagementTarget: string;
   readonly registry: Registry;
   /** Models named at start (load_models, --models, the snapshot) that did not load, with the reason. */
   readonly startupFailures: readonly StartupFailure[];
@@ -54,6 +58,9 @@ export interface StartOptions {
   /** The clock token expiry reads, ms since the epoch (default Date.now). */
   clock?: () => number;
 }
+
+/** After the drain, how long open gRPC streams (health Watch) get before the gRPC listeners are closed hard. */
+const GRPC_CLOSE_GRACE_MS = 1000;
 
 /** Largest archive fetched by URL. */
 const MAX_DOWNLOAD_BYTES = 2 * 1024 ** 3;
@@ -172,6 +179,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   };
   const gate = new DrainGate();
   const servers: http.Server[] = [];
+  const grpcListeners: GrpcListener[] = [];
   try {
     const inference = await listen(
       createInferenceApp({
@@ -207,6 +215,23 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     servers.push(management.server);
     const metricsListener = await listen(security.corsFirst(createMetricsApp({ metrics, log })), config.metricsAddress, gate, security.tls, config.maxConnections, 'metrics_address');
     servers.push(metricsListener.server);
+    const grpc = await startGrpc(
+      {
+        registry,
+        metrics,
+        log,
+        gate,
+        tokens: security.tokens,
+        maxRequestSize: config.maxRequestSize,
+        maxResponseSize: config.maxResponseSize,
+        healthy: () => !starting && !gate.stopping && registry.healthy(),
+        modelApi: config.enableModelApi,
+        resolveUrl,
+        tls: config.enableGrpcSsl ? security.tls : undefined,
+      },
+      { inference: config.grpcInferenceAddress, management: config.grpcManagementAddress },
+    );
+    grpcListeners.push(grpc.inference, grpc.management);
 
     if (opts.restore) {
       startupFailures = await restoreSnapshot(registry, opts.restore, log);
@@ -230,13 +255,18 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     // A restore that lost models leaves the snapshot as it was (until a real change): a failed start must not
     // quietly drop them from the next one.
     if (!(opts.restore && startupFailures.length > 0)) snapshots?.changed();
-    log.info({ inference: inference.url, management: management.url, metrics: metricsListener.url }, 'modelserver started');
+    log.info(
+      { inference: inference.url, management: management.url, metrics: metricsListener.url, grpcInference: grpc.inference.target, grpcManagement: grpc.management.target },
+      'modelserver started',
+    );
 
     let stopping: Promise<void> | undefined;
     return {
       inferenceUrl: inference.url,
       managementUrl: management.url,
       metricsUrl: metricsListener.url,
+      grpcInferenceTarget: grpc.inference.target,
+      grpcManagementTarget: grpc.management.target,
       registry,
       startupFailures,
       stop: () =>
@@ -249,7 +279,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
           await gate.drain(opts.drainTimeoutMs ?? config.unregisterModelTimeout * 1000);
           await gate.closeIdle(performance.now() + LINGER_MS);
           for (const s of servers) s.closeAllConnections();
-          await Promise.all(closed);
+          await Promise.all([...closed, ...grpcListeners.map((g) => stopGrpc(g, GRPC_CLOSE_GRACE_MS))]);
           await snapshots?.flush();
           await registry.close();
           await workDir.destroy();
@@ -258,6 +288,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         })()),
     };
   } catch (err) {
+    for (const g of grpcListeners) g.server.forceShutdown();
     await Promise.all(servers.map((s) => close(s)));
     await registry.close();
     await workDir.destroy();

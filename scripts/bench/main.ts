@@ -17,6 +17,7 @@ import { figure } from './figure.ts';
 import { buildFixtures, jpegRequests, jsonRequests, MLP_INPUTS, SERVED } from './fixtures.ts';
 import { BARE_KOA, HANDWRITTEN, ROOT, startBaseline, startModelServer, type Running } from './processes.ts';
 import { profileImagePath } from './profile.ts';
+import { protocolRows } from './protocols.ts';
 import { machine, markdown, targets, writeResults, type Results, type ServerPoint, type Noted } from './report.ts';
 import { memoryPerWorker, startupTime } from './server-costs.ts';
 import { overload } from './overload.ts';
@@ -106,6 +107,8 @@ async function run(tmp: string): Promise<Results> {
     const r = await interleavedSweep(order, { ...sweep, concurrency: [32] });
     repoRounds.push({ mar: r.points['v2 mlp.mar'][0] as Noted<ServerPoint>, repository: r.points['v2 repository mlp'][0] as Noted<ServerPoint> });
   }
+  say(`transports on the MLP: v2 REST, gRPC raw_input_contents, gRPC typed contents; ${SECONDS / 2} s per point`);
+  const protocols = await protocolRows(server, f, SECONDS / 2, WARMUP / 2, say);
   await stopAll();
 
   say('memory per worker: the CNN with 1, 2, then 3 workers');
@@ -132,6 +135,7 @@ async function run(tmp: string): Promise<Results> {
       bareKoa: points['bare Koa'],
     },
     targetRounds,
+    protocols,
     batchSizeSource: batchSource,
     memory,
     startup,

@@ -78,6 +78,8 @@ export interface ModelServerOptions {
 export interface ModelServer extends Running {
   management: string;
   metrics: string;
+  /** host:port of the gRPC inference listener. */
+  grpcInference?: string;
   logFile: string;
 }
 
@@ -88,6 +90,8 @@ export function writeServerConfig(o: ModelServerOptions): string {
     'inference_address=http://127.0.0.1:0',
     'management_address=http://127.0.0.1:0',
     'metrics_address=http://127.0.0.1:0',
+    'grpc_inference_port=0',
+    'grpc_management_port=0',
     `model_store=${o.store}`,
     `load_models=${o.archives.join(',')}`,
     `default_workers_per_model=${o.workers}`,
@@ -111,6 +115,7 @@ export interface ServerAddresses {
   inference: string;
   management: string;
   metrics: string;
+  grpcInference?: string;
 }
 
 /**
@@ -145,6 +150,7 @@ export async function startModelServer(o: ModelServerOptions, timeoutMs = 120_00
           url: info.inference,
           management: info.management,
           metrics: info.metrics,
+          grpcInference: info.grpcInference,
           logFile,
           stop: () => terminate(child),
         };
@@ -159,7 +165,7 @@ export async function startModelServer(o: ModelServerOptions, timeoutMs = 120_00
   }
 }
 
-export function readJson(file: string): { pid?: number; inference?: string; management?: string; metrics?: string } | undefined {
+export function readJson(file: string): { pid?: number; inference?: string; management?: string; metrics?: string; grpcInference?: string } | undefined {
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch {

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import type { ImagePathPoint, RawPoint } from './ceilings.ts';
 import type { LoadPoint } from './load.ts';
 import type { ImageProfile } from './profile.ts';
+import type { ProtocolRows } from './protocols.ts';
 import type { MemoryResult, StartupResult } from './server-costs.ts';
 import { OVERLOAD_QUEUE_SIZE, type OverloadPoint } from './overload.ts';
 
@@ -25,6 +26,8 @@ export interface Results {
    * target is judged on the median over the sweep and these rounds, not on one 6-second point.
    */
   targetRounds: Array<Partial<LoadRound>>;
+  /** The MLP over v2 REST and gRPC (raw and typed contents), same server, same tensors. */
+  protocols?: ProtocolRows;
   batchSizeSource: string;
   memory: MemoryResult;
   startup: { mlp: StartupResult; cnn: StartupResult; cnnZipStore: StartupResult; cnnRepository?: StartupResult };
@@ -127,6 +130,21 @@ function loadRows(points: Array<Noted<LoadPoint> & { meanBatch?: number }>, ceil
   ]);
 }
 
+/** v2 REST and gRPC on the MLP; ratio = the row's req/s / v2 REST's at the same concurrency. */
+function protocolSection(p: ProtocolRows, head: string[]): string[] {
+  const rest = (c: number) => at(p.v2Rest, c)?.rps ?? NaN;
+  const rows = (label: string, points: ProtocolRows['v2Rest']) =>
+    loadRows(points, (x) => x.rps / rest(x.concurrency)).map((r, i) => [label, ...r, f(points[i].serverCpuMsPerRequest, 3)]);
+  return [
+    `## The MLP over v2 REST and gRPC (same server, same tensors)`,
+    `v2 REST: \`POST /v2/models/mlp/infer\` with JSON data (autocannon); gRPC: \`ModelInfer\` on one channel with`,
+    `raw_input_contents or typed fp32_contents (our closed-loop client in the benchmark's process); ratio = req/s / v2 REST's;`,
+    `server CPU = the server process's CPU time (all threads) per answered request, which the load generator's speed does not set:`,
+    table(['transport', ...head, 'server CPU ms/req'], [...rows('v2 REST', p.v2Rest), ...rows('gRPC raw', p.grpcRaw), ...rows('gRPC typed', p.grpcTyped)]),
+    ``,
+  ];
+}
+
 /** The whole report as Markdown (also what the console shows). */
 export function markdown(r: Results): string {
   const m = r.machine;
@@ -166,6 +184,7 @@ export function markdown(r: Results): string {
     `Bare Koa (raw-body + JSON.parse, constant reply):`,
     table(head, loadRows(r.load.bareKoa)),
     ``,
+    ...(r.protocols ? protocolSection(r.protocols, head) : []),
     `Mean batch size source: ${r.batchSizeSource}.`,
     ``,
     `## Ceilings (no HTTP)`,

@@ -33,6 +33,7 @@ interface Options {
   enableModelApi?: boolean;
   modelDir?: string;
   modelName?: string;
+  grpcPort?: string;
   modelRepository?: string;
   httpPort?: string;
   metricsPort?: string;
@@ -71,6 +72,7 @@ function program(): Command {
     // KServe's model servers spell these --model_dir and --model_name; both spellings work.
     .option('--model_dir, --model-dir <path>', 'serve what this folder holds (KServe\'s /mnt/models): a .mar or several, a model.onnx, a Triton model folder')
     .option('--model_name, --model-name <name>', 'with --model-dir: the name to serve its one model under (KServe\'s model name)')
+    .option('--grpc-port <port>', 'port of the gRPC inference listener, Triton\'s flag (grpc_inference_port; default 7070)')
     // Triton's flags: `tritonserver --model-repository=/models` works with the binary's name changed.
     .option('--model-repository <dir>', "Triton's model repository: config.pbtxt + <version>/model.onnx folders (runs in the foreground unless --start)")
     .option('--http-port <port>', "Triton's flag: the inference port (inference_address's port)")
@@ -98,6 +100,7 @@ async function configFrom(opts: Options, quiet = false) {
   if (opts.disableTokenAuth) cli.disable_token_authorization = 'true';
   if (opts.enableModelApi) cli.enable_model_api = 'true';
   Object.assign(cli, await modelDirSettings(opts, (m) => process.stderr.write(`warning: ${m}\n`)));
+  if (opts.grpcPort !== undefined) cli.grpc_inference_port = opts.grpcPort;
   if (opts.modelRepository !== undefined) cli.model_repository = opts.modelRepository;
   if (opts.modelControlMode !== undefined) cli.model_control_mode = opts.modelControlMode;
   if (opts.loadModel !== undefined) cli.load_model = opts.loadModel.join(',');
@@ -192,6 +195,8 @@ async function foreground(opts: Options): Promise<number> {
     management: server.managementUrl,
     metrics: server.metricsUrl,
     ...(server.startupFailures.length > 0 && { failed: [...server.startupFailures] }),
+    grpcInference: server.grpcInferenceTarget,
+    grpcManagement: server.grpcManagementTarget,
   });
   await new Promise<void>((resolve) => {
     let signals = 0;

@@ -15,6 +15,9 @@ export interface PidInfo {
   configFile?: string;
   /** Models named at start that did not load (written with the addresses). */
   failed?: { model: string; url: string; error: string; fromSnapshot?: boolean }[];
+  /** host:port of the gRPC listeners. */
+  grpcInference?: string;
+  grpcManagement?: string;
 }
 
 /**

@@ -12,11 +12,11 @@ import {
   type Parser,
 } from './properties.ts';
 import {
-  address, checkKey, isLoopback, KEYS, loadModels, modelsJson, urlPatterns,
-  type Address, type LoadModel, type ModelsConfig, type UsedKey,
+  address, checkKey, grpcHost, isLoopback, KEYS, loadModels, modelsJson, port, urlPatterns,
+  type Address, type GrpcAddress, type LoadModel, type ModelsConfig, type UsedKey,
 } from './keys.ts';
 
-export type { Address, LoadModel, ModelsConfig, ModelVersionConfig } from './keys.ts';
+export type { Address, GrpcAddress, LoadModel, ModelsConfig, ModelVersionConfig } from './keys.ts';
 export type MetricsMode = 'prometheus' | 'log' | 'legacy';
 
 export interface ServerConfig {
@@ -80,6 +80,11 @@ export interface ServerConfig {
   readonly corsAllowedHeaders?: string;
   readonly privateKeyFile?: string; // absolute; both or neither
   readonly certificateFile?: string;
+  /** gRPC listeners (TorchServe's keys): Triton's and TorchServe's inference services, and TorchServe's management. */
+  readonly grpcInferenceAddress: GrpcAddress;
+  readonly grpcManagementAddress: GrpcAddress;
+  /** gRPC over TLS with private_key_file and certificate_file (TorchServe's enable_grpc_ssl). */
+  readonly enableGrpcSsl: boolean;
   /** Triton's --model-repository (absolute): repository model folders, looked up before the model store. */
   readonly modelRepository?: string;
   /** Triton's --model-control-mode: none (load all at start), poll (also reload changes), explicit (only --load-model and the API). */
@@ -282,6 +287,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
     corsAllowedHeaders: get('cors_allowed_headers', text),
     privateKeyFile: pathOf('private_key_file'),
     certificateFile: pathOf('certificate_file'),
+    grpcInferenceAddress: { host: get('grpc_inference_address', grpcHost, '127.0.0.1'), port: get('grpc_inference_port', port, 7070) },
+    grpcManagementAddress: { host: get('grpc_management_address', grpcHost, '127.0.0.1'), port: get('grpc_management_port', port, 7071) },
+    enableGrpcSsl: get('enable_grpc_ssl', bool, false),
     modelRepository: pathOf('model_repository'),
     modelControlMode: get('model_control_mode', oneOf<'none' | 'poll' | 'explicit'>('none', 'poll', 'explicit'), 'none'),
     strictModelConfig: get('strict_model_config', bool, false),
@@ -303,6 +311,9 @@ function checkTls(c: ServerConfig, source: (key: string) => string | undefined):
   if ((c.privateKeyFile === undefined) !== (c.certificateFile === undefined)) {
     const [set, unset] = c.privateKeyFile ? ['private_key_file', 'certificate_file'] : ['certificate_file', 'private_key_file'];
     throw new ServeError('BadRequest', `${source(set)}: ${set} is set but ${unset} is not: set both or neither`);
+  }
+  if (c.enableGrpcSsl && c.privateKeyFile === undefined) {
+    throw new ServeError('BadRequest', `${source('enable_grpc_ssl')}: enable_grpc_ssl=true needs private_key_file and certificate_file`);
   }
   const https = (['inference', 'management', 'metrics'] as const).find((n) => c[`${n}Address`].scheme === 'https');
   if (https && c.privateKeyFile === undefined) {

@@ -12,7 +12,7 @@ import { Invalid, type Parser } from './properties.ts';
  *   `properties`) or tune the JVM/Netty/Python side, which this server does not have, so that a message would
  *   be noise (`vmargs`, `number_of_netty_threads`, `netty_client_threads`, `async_logging`,
  *   `install_py_dep_per_model`, ...).
- * - `ignored`: TorchServe features a user may rely on that this server does not provide (gRPC, Java key
+ * - `ignored`: TorchServe features a user may rely on that this server does not provide (Java key
  *   stores, service envelopes, ...). Accepted, with an info message that the key has no effect.
  * Any other key is unknown: a warning, never a failure.
  */
@@ -28,6 +28,8 @@ const USED = [
   'cors_allowed_origin', 'cors_allowed_methods', 'cors_allowed_headers', 'private_key_file', 'certificate_file',
   'key_file', 'allow_unauthenticated_management', 'worker_max_heap_mb',
   'max_workers_per_model', 'max_workers_total', 'default_queue_timeout_ms', 'max_connections',
+  'grpc_inference_address', 'grpc_management_address', 'grpc_inference_port', 'grpc_management_port',
+  'enable_grpc_ssl',
   // Triton's repository flags (issue 13), under property names so config.properties and MS_ variables take them too.
   'model_repository', 'model_control_mode', 'strict_model_config', 'repository_poll_secs', 'load_model', 'exit_on_error', 'default_max_batch_size',
   'strict_readiness',
@@ -40,8 +42,7 @@ const SILENT = [
 ];
 
 const IGNORED = [
-  'ts_open_inference_protocol', 'service_envelope', 'grpc_inference_address', 'grpc_management_address',
-  'grpc_inference_port', 'grpc_management_port', 'enable_grpc_ssl', 'keystore', 'keystore_pass',
+  'ts_open_inference_protocol', 'service_envelope', 'keystore', 'keystore_pass',
   'keystore_type', 'blacklist_env_vars', 'plugins_path', 'cpp_log_config', 'metrics_config',
   'disable_system_metrics', 'system_metrics_cmd', 'default_service_handler', 'initial_worker_port',
   'initial_distribution_port', 'debug',
@@ -227,4 +228,24 @@ export const modelsJson: Parser<ModelsConfig> = (s) => {
     out.push([model, Object.fromEntries(vs)]);
   }
   return Object.fromEntries(out);
+};
+
+/** A gRPC listener: TorchServe's `grpc_*_address` (a host, default 127.0.0.1) and `grpc_*_port`. */
+export interface GrpcAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** A bare host name or IP address (IPv6 with or without brackets), as `grpc_inference_address` takes it. */
+export const grpcHost: Parser<string> = (s) => {
+  const m = /^\[?([0-9A-Fa-f:.]+|[A-Za-z0-9._-]+)\]?$/.exec(s.trim());
+  if (!m) throw new Invalid('expected a host name or IP address, such as 127.0.0.1 or 0.0.0.0');
+  return m[1];
+};
+
+/** A port from 0 to 65535 (0 lets the OS pick a free one). */
+export const port: Parser<number> = (s) => {
+  const n = Number(s.trim());
+  if (!/^[0-9]{1,5}$/.test(s.trim()) || n > 65535) throw new Invalid('expected a port from 0 to 65535');
+  return n;
 };

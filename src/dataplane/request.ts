@@ -134,7 +134,7 @@ export function parseInfer(header: unknown, binary: Uint8Array, model?: TargetMo
   };
 }
 
-function parseOutputs(v: unknown): OutputRequest[] | null {
+export function parseOutputs(v: unknown): OutputRequest[] | null {
   if (v === undefined) return null;
   if (!Array.isArray(v)) throw bad('"outputs" must be an array');
   const seen = new Set<string>();

@@ -16,7 +16,7 @@ export interface Security {
   readonly plan: SecurityPlan;
   /** Undefined when tokens are off. */
   readonly tokens?: TokenStore;
-  /** Undefined when no listener uses https. */
+  /** Undefined when no listener uses https and gRPC does not use TLS. */
   readonly tls?: TlsFiles;
   readonly inference: { cors?: Middleware; auth?: Middleware };
   readonly management: { cors?: Middleware; auth?: Middleware; tokenApi: Middleware };
@@ -28,7 +28,7 @@ export interface Security {
 
 export async function setUpSecurity(config: ServerConfig, opts: { log: Logger; now?: () => number }): Promise<Security> {
   const plan = securityPlan(config); // throws first: a refused start leaves nothing behind
-  const tls = loadTls(config, [config.inferenceAddress, config.managementAddress, config.metricsAddress]);
+  const tls = loadTls(config, [config.inferenceAddress, config.managementAddress, config.metricsAddress], config.enableGrpcSsl);
   const tokens = plan.tokens
     ? await TokenStore.create({ file: config.keyFile, expirationMin: config.tokenExpirationMin, now: opts.now })
     : undefined;

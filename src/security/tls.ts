@@ -28,11 +28,11 @@ function read(key: string, file: string): Buffer {
   }
 }
 
-/** The key and certificate when some listener uses https, else undefined. */
-export function loadTls(c: TlsSettings, addresses: readonly Address[]): TlsFiles | undefined {
-  if (!addresses.some((a) => a.scheme === 'https')) return undefined;
+/** The key and certificate when some listener uses https (or gRPC uses TLS: `grpc`), else undefined. */
+export function loadTls(c: TlsSettings, addresses: readonly Address[], grpc = false): TlsFiles | undefined {
+  if (!grpc && !addresses.some((a) => a.scheme === 'https')) return undefined;
   if (c.privateKeyFile === undefined || c.certificateFile === undefined) {
-    throw new ServeError('BadRequest', 'an https address needs private_key_file and certificate_file');
+    throw new ServeError('BadRequest', `${grpc ? 'enable_grpc_ssl=true' : 'an https address'} needs private_key_file and certificate_file`);
   }
   const files = { key: read('private_key_file', c.privateKeyFile), cert: read('certificate_file', c.certificateFile) };
   try {

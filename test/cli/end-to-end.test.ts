@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { colorsClassifier, colorsLabels } from '../../scripts/lib/onnx-models.ts';
 import { solidImage } from '../../scripts/lib/images.ts';
+import { client, close, unary } from '../helpers/grpc.ts';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -54,18 +55,23 @@ describe('end to end as a user: model-archiver, modelserver --start, predict, --
     // Ports 0: the OS picks free ones; the pid file tells where the server listens.
     await fs.writeFile(
       path.join(dir, 'config.properties'),
-      'inference_address=http://127.0.0.1:0\nmanagement_address=http://127.0.0.1:0\nmetrics_address=http://127.0.0.1:0\ndefault_workers_per_model=1\n',
+      'inference_address=http://127.0.0.1:0\nmanagement_address=http://127.0.0.1:0\nmetrics_address=http://127.0.0.1:0\ngrpc_management_port=0\ndefault_workers_per_model=1\n',
     );
     const pidFile = path.join(dir, 'ms.pid');
     const started = await run(
       process.execPath,
       [bin('modelserver'), '--start', '--ts-config', 'config.properties', '--model-store', 'model_store',
-        '--models', 'colors=colors.mar', '--pid-file', pidFile, '--log-file', 'logs/ms.log'],
+        '--models', 'colors=colors.mar', '--pid-file', pidFile, '--log-file', 'logs/ms.log', '--grpc-port', '0'],
       { cwd: dir },
     );
     expect(started.stdout).to.contain('modelserver started');
-    const info = JSON.parse(await fs.readFile(pidFile, 'utf8')) as { pid: number; inference: string; management: string };
+    const info = JSON.parse(await fs.readFile(pidFile, 'utf8')) as { pid: number; inference: string; management: string; grpcInference: string };
     expect(alive(info.pid)).to.equal(true);
+    // --grpc-port (Triton's flag) set the gRPC inference port; the pid file tells where it is
+    expect(info.grpcInference).to.match(/^127\.0\.0\.1:\d+$/);
+    const triton = client('triton', info.grpcInference);
+    expect(await unary(triton, 'ModelReady', { name: 'colors' })).to.deep.equal({ ready: true });
+    close(triton);
 
     const ping = await fetch(`${info.inference}/ping`);
     expect(await ping.json()).to.deep.equal({ status: 'Healthy' });

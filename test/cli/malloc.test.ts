@@ -66,7 +66,7 @@ describe('the server process runs with its malloc settings', function () {
       await fs.mkdir(path.join(dir, 'store'));
       await fs.writeFile(
         path.join(dir, 'config.properties'),
-        'inference_address=http://127.0.0.1:0\nmanagement_address=http://127.0.0.1:0\nmetrics_address=http://127.0.0.1:0\nmodel_store=store\n',
+        'inference_address=http://127.0.0.1:0\nmanagement_address=http://127.0.0.1:0\nmetrics_address=http://127.0.0.1:0\ngrpc_inference_port=0\ngrpc_management_port=0\nmodel_store=store\n',
       );
     });
     afterEach(() => {

@@ -43,7 +43,7 @@ describe('the default pid file is keyed to the configured addresses', function (
       const [inf, mgmt, met] = ports.slice(i * 3, i * 3 + 3);
       await fs.writeFile(
         path.join(dir, 'config.properties'),
-        `inference_address=http://127.0.0.1:${inf}\nmanagement_address=http://127.0.0.1:${mgmt}\nmetrics_address=http://127.0.0.1:${met}\nmodel_store=model_store\n`,
+        `inference_address=http://127.0.0.1:${inf}\nmanagement_address=http://127.0.0.1:${mgmt}\nmetrics_address=http://127.0.0.1:${met}\ngrpc_inference_port=0\ngrpc_management_port=0\nmodel_store=model_store\n`,
       );
       folders.push(dir);
     }

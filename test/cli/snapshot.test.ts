@@ -74,7 +74,7 @@ describe('snapshots: state survives SIGKILL', function () {
     await store.add({ name: 'echo', handler: 'echo.js', config: 'batchSize: 4\n' });
     await fs.writeFile(
       path.join(store.dir, '..', 'config.properties'),
-      `inference_address=http://127.0.0.1:0\nmanagement_address=http://127.0.0.1:0\nmetrics_address=http://127.0.0.1:0\nmodel_store=store\nload_models=echo.mar\ndefault_workers_per_model=1\n`,
+      `inference_address=http://127.0.0.1:0\nmanagement_address=http://127.0.0.1:0\nmetrics_address=http://127.0.0.1:0\ngrpc_inference_port=0\ngrpc_management_port=0\nmodel_store=store\nload_models=echo.mar\ndefault_workers_per_model=1\n`,
     );
   });
   after(async () => {

@@ -109,13 +109,13 @@ describe('modelserver --start when a model named at start does not load', functi
     expect(again.stderr).to.contain('gone (gone.mar)');
   });
 
-  it('TorchServe keys and flags for what is not served (grpc_*, workflow_store, log4j, plugins) are named at start with a note', async () => {
+  it('TorchServe keys and flags for what is not served (workflow_store, log4j, plugins) are named at start with a note', async () => {
     const res = await start(
       ['--model-store', 'model_store', '--models', 'colors.mar', '--workflow-store', 'model_store', '--log-config', 'log4j2.xml', '--ppath', 'plugins'],
-      `${PORTS0}grpc_inference_port=7070\n`,
+      `${PORTS0}grpc_inference_port=0\ngrpc_management_port=0\n`,
     );
     expect(res.code, res.stderr).to.equal(0);
-    expect(res.stderr).to.match(/^note: .*grpc_inference_port.*does not use/m);
+    expect(res.stderr, 'gRPC is served now').to.not.match(/grpc_inference_port.*does not use/);
     expect(res.stderr).to.match(/^note: .*workflow_store.*serves no workflows/m);
     expect(res.stderr).to.match(/^note: --log-config log4j2\.xml: log4j2 settings have no meaning here/m);
     expect(res.stderr).to.match(/^note: .*plugins_path.*does not use/m);

@@ -89,6 +89,8 @@ export function testConfig(store: TestStore, models: string[], props: Record<str
       inference_address: 'http://127.0.0.1:0',
       management_address: 'http://127.0.0.1:0',
       metrics_address: 'http://127.0.0.1:0',
+      grpc_inference_port: '0',
+      grpc_management_port: '0',
       model_store: store.dir,
       load_models: models.join(','),
       default_workers_per_model: '1',

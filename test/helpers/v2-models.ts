@@ -48,12 +48,12 @@ export function identity(datatype: string, dims: readonly Dim[] = ['N', 2]): Uin
   });
 }
 
-/** One Identity per datatype: `in_<TYPE>` [N,2] → `out_<TYPE>` [N,2], for all 13 datatypes. */
-export function everyType(): Uint8Array {
+/** One Identity per datatype: `in_<TYPE>` [N,2] → `out_<TYPE>` [N,2], for all 13 datatypes (or those given). */
+export function everyType(types: readonly string[] = ALL_TYPES): Uint8Array {
   return model('every_type', {
-    input: ALL_TYPES.map((t) => valueInfo(`in_${t}`, ['N', 2], ELEM[t])),
-    output: ALL_TYPES.map((t) => valueInfo(`out_${t}`, ['N', 2], ELEM[t])),
-    node: ALL_TYPES.map((t) => ({ opType: 'Identity', input: [`in_${t}`], output: [`out_${t}`], name: `id_${t}` })),
+    input: types.map((t) => valueInfo(`in_${t}`, ['N', 2], ELEM[t])),
+    output: types.map((t) => valueInfo(`out_${t}`, ['N', 2], ELEM[t])),
+    node: types.map((t) => ({ opType: 'Identity', input: [`in_${t}`], output: [`out_${t}`], name: `id_${t}` })),
   });
 }
 
