@@ -16,6 +16,7 @@ COPY bin ./bin
 COPY src ./src
 COPY handlers ./handlers
 COPY scripts ./scripts
+COPY proto ./proto
 # npm ci runs "prepare" (tsc), which needs the sources above. The image's npm 10 does not read package.json's
 # allowScripts, so the CPU image skips onnxruntime-node's CUDA download by its own variable.
 RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund \
